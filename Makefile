@@ -1,0 +1,59 @@
+# Territory Engine — the interface a newcomer sees:
+#   make run        everything up with embedded defaults and sample data
+#   make test       install, start Kafka, lint, types and every test; stops what it started
+#   make kafka-up / make kafka-down
+#   make bench      benchmarks -> docs/benchmarks.md
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+PY := .venv/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+
+.PHONY: install kafka-up kafka-down lint types test test-unit test-integration run stop bench asyncapi sample clean
+
+install: .venv/.installed
+
+.venv/.installed: pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+	@command -v uv >/dev/null || command -v $(UV) >/dev/null || { echo "installing uv (pip)"; python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv; }
+	@$$(command -v uv || echo $(UV)) sync --frozen --all-packages
+	@touch $@
+
+kafka-up:
+	@scripts/kafka.sh up
+
+kafka-down:
+	@scripts/kafka.sh down
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+types: install
+	.venv/bin/mypy
+
+# Unit and integration tests in one run; the real broker is started when none answers
+# and stopped afterwards only if this target started it.
+test: install
+	@scripts/with-services.sh $(MAKE) --no-print-directory lint types test-all
+
+test-all:
+	$(PY) -m pytest -q -ra
+
+run: install
+	@scripts/run.sh
+
+stop:
+	@scripts/run.sh stop
+
+bench: install
+	@scripts/with-services.sh $(PY) -m territory_bench
+
+asyncapi: install
+	$(PY) scripts/gen_asyncapi.py docs/asyncapi
+
+sample: install
+	$(PY) data/sample/generate.py
+
+clean:
+	rm -rf .venv var .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Ingestion service: validates CRM client records and publishes them to `client.received`."""

@@ -1,0 +1,3 @@
+from territory.ingestion.app import main
+
+main()

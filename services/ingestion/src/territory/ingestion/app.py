@@ -1,0 +1,225 @@
+"""HTTP API of the ingestion service."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter, make_asgi_app
+
+from territory.ingestion.files import FileFormat, detect_format, ingest_file, new_upload_id
+from territory.ingestion.parsing import HeaderError, RawRow
+from territory.ingestion.pipeline import IngestionReport
+from territory.ingestion.runtime import Runtime, running
+from territory.ingestion.settings import IngestionSettings
+from territory.shared.events import FieldError, RejectReason
+from territory.shared.log import configure_logging
+from territory.shared.ops import broker_ready
+
+log = logging.getLogger(__name__)
+
+RECORDS = Counter("territory_ingestion_records_total", "Records ingested", ["outcome", "reason"])
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra},
+        status_code=status,
+        media_type=PROBLEM,
+    )
+
+
+def _count(report: IngestionReport) -> None:
+    RECORDS.labels("accepted", "").inc(report.accepted)
+    for reason, n in report.rejected_by_reason.items():
+        RECORDS.labels("rejected", reason).inc(n)
+
+
+def create_app(settings: IngestionSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(settings) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="Territory Engine ingestion",
+        version="1",
+        description=(
+            "Accepts client records from upstream CRMs as JSON or as CSV / JSONL files, "
+            "validates them against the event contract and publishes them to Kafka: valid "
+            "records to `client.received`, every invalid one to `client.rejected` with a "
+            "machine-readable reason. Accepted + rejected always equals the records sent."
+        ),
+        lifespan=lifespan,
+    )
+    app.mount("/metrics", make_asgi_app())
+
+    def runtime_of(request: Request) -> Runtime:
+        runtime: Runtime = request.app.state.runtime
+        return runtime
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, "Request refused", str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem(
+            422,
+            "Invalid request",
+            "see errors",
+            errors=json.loads(json.dumps(exc.errors(), default=str)),
+        )
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        ok = await broker_ready(runtime_of(request).broker)
+        return JSONResponse({"broker": ok}, status_code=200 if ok else 503)
+
+    @app.post(
+        "/v1/clients",
+        response_model=IngestionReport,
+        response_model_exclude_none=True,
+        status_code=202,
+        tags=["ingestion"],
+        summary="Submit one client record or a JSON array of them",
+    )
+    async def post_clients(
+        request: Request,
+        source_system: Annotated[
+            str | None, Query(description="Default for records without source_system.")
+        ] = None,
+    ) -> IngestionReport:
+        runtime = runtime_of(request)
+        limits = runtime.settings.ingestion
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limits.max_request_bytes:
+                raise HTTPException(413, f"request body exceeds {limits.max_request_bytes} bytes")
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise HTTPException(400, f"the body is not JSON: {exc}") from None
+        items = data if isinstance(data, list) else [data]
+        if len(items) > limits.max_records_per_request:
+            raise HTTPException(
+                413,
+                f"{len(items)} records in one request; the limit is "
+                f"{limits.max_records_per_request} (upload a file instead)",
+            )
+        rows = [_json_row(i, item) for i, item in enumerate(items)]
+        report = await runtime.ingestor.ingest(
+            rows,
+            upload_id=new_upload_id(),
+            original_format="json",
+            defaults={"source_system": source_system} if source_system else None,
+            keep_results=True,
+        )
+        _count(report)
+        return report
+
+    @app.post(
+        "/v1/uploads",
+        response_model=IngestionReport,
+        response_model_exclude_none=True,
+        status_code=202,
+        tags=["ingestion"],
+        summary="Stream a CSV or JSONL file of any size (request body is the file)",
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                    "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
+                },
+                "required": True,
+            }
+        },
+    )
+    async def upload(
+        request: Request,
+        filename: Annotated[str, Query(max_length=256)] = "upload.csv",
+        format: Annotated[
+            Literal["csv", "jsonl"] | None, Query(description="Default: from the filename.")
+        ] = None,
+        encoding: Annotated[str, Query(max_length=32)] = "utf-8",
+        source_system: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> IngestionReport | JSONResponse:
+        runtime = runtime_of(request)
+        limits = runtime.settings.ingestion
+        fmt: FileFormat = format or _format_from(request, filename)
+        with tempfile.TemporaryDirectory(dir=limits.spool_dir) as tmp:
+            path = Path(tmp) / "upload"
+            size = 0
+            with path.open("wb") as fh:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limits.max_upload_bytes:
+                        raise HTTPException(413, f"upload exceeds {limits.max_upload_bytes} bytes")
+                    fh.write(chunk)
+            try:
+                report = await ingest_file(
+                    runtime,
+                    path,
+                    filename=filename,
+                    fmt=fmt,
+                    encoding=encoding,
+                    source_system=source_system,
+                )
+            except HeaderError as exc:
+                return problem(422, "File cannot be read", str(exc))
+        _count(report)
+        return report
+
+    return app
+
+
+def _format_from(request: Request, filename: str) -> FileFormat:
+    content_type = request.headers.get("content-type", "")
+    if "ndjson" in content_type or "jsonl" in content_type:
+        return "jsonl"
+    if "csv" in content_type:
+        return "csv"
+    return detect_format(filename)
+
+
+def _json_row(index: int, item: Any) -> RawRow:
+    original = json.dumps(item, ensure_ascii=False, default=str).encode()
+    if not isinstance(item, dict):
+        return RawRow(
+            row_number=index,
+            original=original,
+            reason=RejectReason.INVALID_JSON,
+            errors=[FieldError(code="not_an_object", message="each record must be an object")],
+        )
+    return RawRow(row_number=index, original=original, data=item)
+
+
+def main() -> None:  # pragma: no cover - process entry point
+    import uvicorn
+
+    from territory.shared.settings import load_settings
+
+    settings = load_settings(IngestionSettings)
+    configure_logging("ingestion", level=settings.log_level, json_lines=settings.log_json)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.ingestion.host,
+        port=settings.ingestion.port,
+        log_config=None,
+    )

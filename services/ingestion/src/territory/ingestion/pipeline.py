@@ -1,0 +1,179 @@
+"""Validate parsed rows and publish them: valid records to `client.received`, everything
+else to `client.rejected`. Accepted + rejected always equals the records read."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from territory.ingestion.parsing import RawRow
+from territory.shared.broker import EventPublisher
+from territory.shared.deadletter import DeadLetters
+from territory.shared.errors import field_errors, reason_for
+from territory.shared.events import ClientReceived, ClientRecord, Event, FieldError
+
+log = logging.getLogger(__name__)
+
+KNOWN_COLUMNS = frozenset(ClientRecord.model_fields)
+
+
+class RecordResult(BaseModel):
+    index: int = Field(..., description="Position in the request (0-based) or file row (1-based).")
+    status: str = Field(..., description="accepted or rejected")
+    source_key: str | None = None
+    event_id: str | None = None
+    reason: str | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class IngestionReport(BaseModel):
+    upload_id: str
+    accepted: int = 0
+    rejected: int = 0
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    blank_lines: int = 0
+    ignored_columns: list[str] = Field(default_factory=list)
+    archive_uri: str | None = None
+    bytes: int | None = None
+    sha256: str | None = None
+    duration_seconds: float = 0.0
+    records_per_second: float = 0.0
+    results: list[RecordResult] | None = Field(
+        None, description="Per-record outcome (JSON requests only; files report counts)."
+    )
+
+    @property
+    def total(self) -> int:
+        return self.accepted + self.rejected
+
+
+class Ingestor:
+    def __init__(
+        self,
+        publisher: EventPublisher,
+        dead_letters: DeadLetters,
+        *,
+        producer: str,
+        batch_size: int = 2_000,
+    ) -> None:
+        self.publisher = publisher
+        self.dead_letters = dead_letters
+        self.producer = producer
+        self.batch_size = batch_size
+
+    def _validate(
+        self, data: Mapping[str, Any], defaults: Mapping[str, Any]
+    ) -> ClientRecord | list[FieldError]:
+        if defaults:
+            data = {**defaults, **{k: v for k, v in data.items() if v not in ("", None)}}
+        try:
+            return ClientRecord.model_validate(data)
+        except ValidationError as exc:
+            return field_errors(exc)
+
+    async def ingest(
+        self,
+        rows: Iterable[RawRow],
+        *,
+        upload_id: str,
+        original_format: str,
+        defaults: Mapping[str, Any] | None = None,
+        progress: Callable[[int], None] | None = None,
+        keep_results: bool = False,
+    ) -> IngestionReport:
+        """Publish every row; returns when all of them are acknowledged by the broker."""
+        started = time.perf_counter()
+        defaults = dict(defaults or {})
+        report = IngestionReport(upload_id=upload_id)
+        reasons: Counter[str] = Counter()
+        results: list[RecordResult] = []
+        batch: list[Event[Any]] = []
+
+        for row in rows:
+            correlation_id = f"{upload_id}/{row.row_number}"
+            if row.data is not None:
+                outcome = self._validate(row.data, defaults)
+                if isinstance(outcome, ClientRecord):
+                    event = ClientReceived(
+                        producer=self.producer, correlation_id=correlation_id, payload=outcome
+                    )
+                    batch.append(event)
+                    report.accepted += 1
+                    if keep_results:
+                        results.append(
+                            RecordResult(
+                                index=row.row_number,
+                                status="accepted",
+                                source_key=outcome.source_key,
+                                event_id=str(event.event_id),
+                            )
+                        )
+                else:
+                    row.errors = outcome
+                    row.reason = reason_for(outcome)
+            if row.reason is not None:
+                source_key = _source_key(row.data, defaults)
+                rejection = self.dead_letters.rejection(
+                    reason=row.reason,
+                    errors=row.errors,
+                    original=row.original,
+                    original_format=original_format,
+                    source_key=source_key,
+                    upload_id=upload_id,
+                    row_number=row.row_number if original_format != "json" else None,
+                    correlation_id=correlation_id,
+                )
+                batch.append(rejection)
+                report.rejected += 1
+                reasons[row.reason.value] += 1
+                if keep_results:
+                    results.append(
+                        RecordResult(
+                            index=row.row_number,
+                            status="rejected",
+                            source_key=source_key,
+                            event_id=str(rejection.event_id),
+                            reason=row.reason.value,
+                            errors=row.errors,
+                        )
+                    )
+            if len(batch) >= self.batch_size:
+                await self.publisher.publish_many(batch)
+                batch = []
+                if progress is not None:
+                    progress(report.total)
+        await self.publisher.publish_many(batch)
+        if progress is not None:
+            progress(report.total)
+
+        report.rejected_by_reason = dict(sorted(reasons.items()))
+        report.duration_seconds = round(time.perf_counter() - started, 3)
+        if report.duration_seconds > 0:
+            report.records_per_second = round(report.total / report.duration_seconds, 1)
+        if keep_results:
+            report.results = results
+        log.info(
+            "ingested",
+            extra={
+                "upload_id": upload_id,
+                "accepted": report.accepted,
+                "rejected": report.rejected,
+                "rejected_by_reason": report.rejected_by_reason,
+            },
+        )
+        return report
+
+
+def _source_key(data: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> str | None:
+    if not data:
+        return None
+    system = data.get("source_system") or defaults.get("source_system")
+    source_id = data.get("source_id")
+    if system and source_id:
+        return f"{str(system).strip().lower()}:{str(source_id).strip()}"
+    return None

@@ -1,0 +1,162 @@
+"""Kafka plumbing: the broker factory, topic creation and event publishing.
+
+Delivery is at-least-once everywhere: producers are idempotent (acks=all, so a retried send
+is not written twice), consumers commit offsets after their effect (see `CONSUMER_ACK_POLICY`)
+and every effect is idempotent on `event_id` or a business key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from territory.shared.events import Event
+from territory.shared.settings import KafkaSettings
+from territory.shared.topics import TOPIC_SPECS, Topic, Topics
+
+log = logging.getLogger(__name__)
+
+# Offsets are committed after the handler returns; when it raises, the message is sought
+# back and redelivered. Handlers wrap their work in `deadletter.DeadLetters.guard`, which
+# turns a poison message into a dead letter after bounded retries, so only infrastructure
+# failures (the broker itself unreachable) ever lead to redelivery: nothing is lost and the
+# stream never stalls on one record.
+CONSUMER_ACK_POLICY = AckPolicy.NACK_ON_ERROR
+
+
+def make_broker(
+    settings: KafkaSettings, *, client_id: str, logger: logging.Logger | None = None
+) -> KafkaBroker:
+    """A faststream broker with an idempotent producer (acks=all)."""
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-{client_id}",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=settings.linger_ms,
+        request_timeout_ms=settings.request_timeout_ms,
+        allow_auto_create_topics=False,
+        graceful_timeout=30.0,
+        logger=logger or logging.getLogger(f"territory.{client_id}.broker"),
+    )
+
+
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic] | None = None) -> None:
+    """Create the contract's topics (idempotent) with their partition counts and policies."""
+    names = settings.topics
+    wanted = list(topics) if topics is not None else list(TOPIC_SPECS)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-admin",
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(
+                name=names.name(topic),
+                num_partitions=TOPIC_SPECS[topic].partitions,
+                replication_factor=1 if _single_node(settings) else 3,
+                topic_configs=(
+                    {"cleanup.policy": "compact"} if TOPIC_SPECS[topic].compacted else {}
+                ),
+            )
+            for topic in wanted
+            if names.name(topic) not in existing
+        ]
+        if new:
+            # Another service may create them between list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new)
+            log.info("created topics", extra={"topics": [t.name for t in new]})
+    finally:
+        await admin.close()
+
+
+async def topic_message_counts(settings: KafkaSettings) -> dict[str, int | None]:
+    """Messages ever written per contract topic (None: the topic does not exist)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-stats"
+    )
+    await consumer.start()
+    try:
+        counts: dict[str, int | None] = {}
+        for topic in TOPIC_SPECS:
+            name = settings.topics.name(topic)
+            partitions = consumer.partitions_for_topic(name)
+            if partitions is None:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(name)
+            if not partitions:
+                counts[name] = None
+                continue
+            tps = [TopicPartition(name, p) for p in partitions]
+            ends = await consumer.end_offsets(tps)
+            starts = await consumer.beginning_offsets(tps)
+            counts[name] = sum(ends[tp] - starts[tp] for tp in tps)
+        return counts
+    finally:
+        await consumer.stop()
+
+
+def _single_node(settings: KafkaSettings) -> bool:
+    return "," not in settings.bootstrap_servers
+
+
+class EventPublisher:
+    """Publishes contract events with their partition keys; batches are pipelined.
+
+    `publish_many` hands every record to the producer without waiting in between and then
+    waits for all acknowledgements, which is what makes bulk ingestion fast while still
+    knowing that every record was durably written before reporting success.
+    """
+
+    def __init__(self, broker: KafkaBroker, topics: Topics) -> None:
+        self.broker = broker
+        self.topics = topics
+
+    def topic_for(self, event: Event[Any]) -> str:
+        return self.topics.name(event.topic)
+
+    async def publish(self, event: Event[Any]) -> None:
+        await self.broker.publish(
+            event.model_dump_json().encode(),
+            self.topic_for(event),
+            key=event.key(),
+            headers=_headers(event),
+            correlation_id=event.correlation_id,
+        )
+
+    async def publish_many(self, events: Sequence[Event[Any]]) -> None:
+        if not events:
+            return
+        futures = [
+            await self.broker.publish(
+                event.model_dump_json().encode(),
+                self.topic_for(event),
+                key=event.key(),
+                headers=_headers(event),
+                correlation_id=event.correlation_id,
+                no_confirm=True,
+            )
+            for event in events
+        ]
+        await asyncio.gather(*futures)  # type: ignore[arg-type]
+
+
+def _headers(event: Event[Any]) -> dict[str, str]:
+    return {
+        "event_type": event.event_type,
+        "schema_version": str(event.schema_version),
+        "content-type": "application/json",
+    }

@@ -1,0 +1,88 @@
+"""Settings shared by every service (pydantic-settings; nothing is read at import time).
+
+Environment variables use the `TERRITORY_` prefix and `__` for nesting, e.g.
+`TERRITORY_KAFKA__BOOTSTRAP_SERVERS=broker:9092`. Each service extends `ServiceSettings`
+with its own section; call `load_settings(cls)` where the service starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self, TypeVar
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from territory.shared.topics import Topics
+
+Environment = Literal["development", "test", "production"]
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers."
+    )
+    topic_prefix: str = Field(
+        "", description="Prefix for every topic name (isolates deployments or test runs)."
+    )
+    client_id: str = "territory"
+    request_timeout_ms: int = 30_000
+    linger_ms: int = Field(5, ge=0, description="Producer batching delay.")
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(prefix=self.topic_prefix)
+
+
+class ArchiveSettings(BaseModel):
+    """Where raw uploads are archived: S3 when a bucket is set, a local folder otherwise."""
+
+    s3_bucket: str | None = Field(None, min_length=3)
+    s3_prefix: str = "institutional_clients_raw/uploads/"
+    s3_endpoint_url: str | None = Field(None, description="For S3-compatible stores or moto.")
+    s3_region: str = "us-east-1"
+    local_dir: Path = Path("var/archive")
+
+
+class RetrySettings(BaseModel):
+    """Bounded retries before a message goes to the dead-letter topic."""
+
+    attempts: int = Field(3, ge=1, le=20)
+    backoff_seconds: float = Field(0.2, ge=0)
+    max_backoff_seconds: float = Field(5.0, ge=0)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TERRITORY_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: Environment = "development"
+    log_level: str = "INFO"
+    log_json: bool = Field(True, description="JSON log lines (false: human-readable).")
+    kafka: KafkaSettings = KafkaSettings()
+    archive: ArchiveSettings = ArchiveSettings()
+    retry: RetrySettings = RetrySettings()
+    warehouse_url: str = Field(
+        "sqlite:///var/warehouse.db",
+        description="SQLAlchemy URL: sqlite (embedded default), postgresql+psycopg, snowflake.",
+    )
+    secret_key: SecretStr = SecretStr("dev-only-change-me")
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_outside_development(self) -> Self:
+        if self.environment == "production" and self.secret_key.get_secret_value().startswith(
+            "dev-only"
+        ):
+            raise ValueError("TERRITORY_SECRET_KEY must be set to a real secret in production")
+        return self
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(cls: type[SettingsT], **overrides: object) -> SettingsT:
+    """Read settings from the environment now (never at import time)."""
+    return cls(**overrides)  # type: ignore[arg-type]
