@@ -47,7 +47,9 @@ stop:
 	@scripts/run.sh stop
 
 bench: install
-	@scripts/with-services.sh $(PY) -m territory_bench
+	@$$(command -v uv || echo $(UV)) sync --frozen --all-packages --group bench >/dev/null
+	@scripts/with-services.sh $(PY) bench/run.py
+	@rm -f .venv/.installed
 
 asyncapi: install
 	$(PY) scripts/gen_asyncapi.py docs/asyncapi

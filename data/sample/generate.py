@@ -29,9 +29,26 @@ from stdnum.iso7064 import mod_97_10
 
 SYSTEMS = ["salesforce", "dynamics", "hubspot", "csv"]
 COLUMNS = [
-    "source_system", "source_id", "name", "parent_source_id", "segment", "region", "country",
-    "state", "city", "postal_code", "address", "aum_usd", "annual_revenue_usd",
-    "employee_count", "industry", "website", "lei", "tax_id", "advisor_email", "updated_at",
+    "source_system",
+    "source_id",
+    "name",
+    "parent_source_id",
+    "segment",
+    "region",
+    "country",
+    "state",
+    "city",
+    "postal_code",
+    "address",
+    "aum_usd",
+    "annual_revenue_usd",
+    "employee_count",
+    "industry",
+    "website",
+    "lei",
+    "tax_id",
+    "advisor_email",
+    "updated_at",
 ]
 
 SURNAMES = """Whitfield Harrington Okafor Müller Schröder Dubois Lefèvre Rossi Bianchi García
@@ -48,12 +65,26 @@ Kingsbridge Whitehall Blackstone Goldcrest Starling Falconridge Windermere Ashfo
 
 # country: (region, [(state, city, postal, street)])
 GEO: dict[str, list[tuple[str, str, str, str]]] = {
-    "US": [("NY", "New York", "10022", "Park Avenue"), ("MA", "Boston", "02110", "Federal Street"),
-           ("CA", "San Francisco", "94105", "Mission Street"), ("IL", "Chicago", "60601", "Wacker Drive"),
-           ("TX", "Dallas", "75201", "Ross Avenue"), ("CT", "Greenwich", "06830", "Greenwich Avenue")],
-    "CA": [("ON", "Toronto", "M5H 2N2", "Bay Street"), ("QC", "Montréal", "H3B 4W8", "Rue Sainte-Catherine")],
-    "GB": [("", "London", "EC2V 7HH", "Gresham Street"), ("", "Edinburgh", "EH2 4AN", "George Street")],
-    "DE": [("HE", "Frankfurt am Main", "60311", "Neue Mainzer Straße"), ("BY", "München", "80331", "Maximilianstraße")],
+    "US": [
+        ("NY", "New York", "10022", "Park Avenue"),
+        ("MA", "Boston", "02110", "Federal Street"),
+        ("CA", "San Francisco", "94105", "Mission Street"),
+        ("IL", "Chicago", "60601", "Wacker Drive"),
+        ("TX", "Dallas", "75201", "Ross Avenue"),
+        ("CT", "Greenwich", "06830", "Greenwich Avenue"),
+    ],
+    "CA": [
+        ("ON", "Toronto", "M5H 2N2", "Bay Street"),
+        ("QC", "Montréal", "H3B 4W8", "Rue Sainte-Catherine"),
+    ],
+    "GB": [
+        ("", "London", "EC2V 7HH", "Gresham Street"),
+        ("", "Edinburgh", "EH2 4AN", "George Street"),
+    ],
+    "DE": [
+        ("HE", "Frankfurt am Main", "60311", "Neue Mainzer Straße"),
+        ("BY", "München", "80331", "Maximilianstraße"),
+    ],
     "FR": [("", "Paris", "75008", "Avenue des Champs-Élysées")],
     "CH": [("ZH", "Zürich", "8001", "Bahnhofstrasse"), ("GE", "Genève", "1204", "Rue du Rhône")],
     "NL": [("", "Amsterdam", "1017 DG", "Herengracht")],
@@ -69,31 +100,129 @@ GEO: dict[str, list[tuple[str, str, str, str]]] = {
     "BR": [("SP", "São Paulo", "01310-100", "Avenida Paulista")],
     "MX": [("CMX", "Ciudad de México", "06600", "Paseo de la Reforma")],
 }
-COUNTRY_WEIGHTS = {"US": 30, "CA": 6, "GB": 10, "DE": 7, "FR": 5, "CH": 5, "NL": 3, "SE": 2,
-                   "IT": 2, "ES": 2, "AE": 2, "ZA": 1, "JP": 5, "SG": 3, "AU": 4, "HK": 3,
-                   "BR": 4, "MX": 3}
-LEGAL = {"US": ["Inc.", "LLC", "LP", "Corp."], "CA": ["Inc.", "Ltd."], "GB": ["Ltd", "PLC", "LLP"],
-         "DE": ["GmbH", "AG"], "FR": ["SA", "SAS"], "CH": ["AG", "SA"], "NL": ["B.V.", "N.V."],
-         "SE": ["AB"], "IT": ["S.p.A.", "S.r.l."], "ES": ["S.A.", "S.L."], "AE": ["LLC"],
-         "ZA": ["(Pty) Ltd"], "JP": ["K.K.", "Co., Ltd."], "SG": ["Pte. Ltd."],
-         "AU": ["Pty Ltd", "Limited"], "HK": ["Limited"], "BR": ["S.A.", "Ltda."], "MX": ["S.A. de C.V."]}
-LEGAL_LONG = {"Inc.": "Incorporated", "LLC": "L.L.C.", "Ltd": "Limited", "Ltd.": "Limited",
-              "Corp.": "Corporation", "PLC": "Public Limited Company", "AG": "Aktiengesellschaft",
-              "GmbH": "G.m.b.H.", "B.V.": "BV", "N.V.": "NV", "S.p.A.": "SpA", "S.A.": "SA",
-              "LP": "L.P.", "Pty Ltd": "Pty. Limited", "Limited": "Ltd"}
-ABBREV = {"International": "Intl", "Management": "Mgmt", "Company": "Co", "Associates": "Assoc",
-          "Investments": "Invest.", "Capital": "Cap.", "Retirement": "Ret.", "Insurance": "Ins."}
-SEGMENT_WEIGHTS = {"Pension": 14, "Endowment": 6, "Foundation": 8, "Insurance": 10, "Bank": 10,
-                   "Asset Manager": 22, "Corporate": 18, "Sovereign": 2, "Family Office": 10}
-INDUSTRY = {"Pension": "Retirement Services", "Endowment": "Higher Education",
-            "Foundation": "Philanthropy", "Insurance": "Insurance", "Bank": "Banking",
-            "Asset Manager": "Investment Management", "Corporate": "Industrials",
-            "Sovereign": "Government", "Family Office": "Wealth Management"}
-ADVISORS = [f"{f}.{s}@advisors.example.com" for f, s in [
-    ("amelia", "hart"), ("bruno", "keller"), ("chloe", "martin"), ("daniel", "osei"),
-    ("elena", "rossi"), ("felix", "wagner"), ("grace", "lee"), ("hiro", "sato"),
-    ("isabel", "costa"), ("james", "obrien"), ("kira", "novak"), ("liam", "walsh")]]
-EIN_PREFIXES = ["13", "20", "26", "27", "45", "46", "47", "81", "82", "83", "84", "85", "86", "87", "88"]
+COUNTRY_WEIGHTS = {
+    "US": 30,
+    "CA": 6,
+    "GB": 10,
+    "DE": 7,
+    "FR": 5,
+    "CH": 5,
+    "NL": 3,
+    "SE": 2,
+    "IT": 2,
+    "ES": 2,
+    "AE": 2,
+    "ZA": 1,
+    "JP": 5,
+    "SG": 3,
+    "AU": 4,
+    "HK": 3,
+    "BR": 4,
+    "MX": 3,
+}
+LEGAL = {
+    "US": ["Inc.", "LLC", "LP", "Corp."],
+    "CA": ["Inc.", "Ltd."],
+    "GB": ["Ltd", "PLC", "LLP"],
+    "DE": ["GmbH", "AG"],
+    "FR": ["SA", "SAS"],
+    "CH": ["AG", "SA"],
+    "NL": ["B.V.", "N.V."],
+    "SE": ["AB"],
+    "IT": ["S.p.A.", "S.r.l."],
+    "ES": ["S.A.", "S.L."],
+    "AE": ["LLC"],
+    "ZA": ["(Pty) Ltd"],
+    "JP": ["K.K.", "Co., Ltd."],
+    "SG": ["Pte. Ltd."],
+    "AU": ["Pty Ltd", "Limited"],
+    "HK": ["Limited"],
+    "BR": ["S.A.", "Ltda."],
+    "MX": ["S.A. de C.V."],
+}
+LEGAL_LONG = {
+    "Inc.": "Incorporated",
+    "LLC": "L.L.C.",
+    "Ltd": "Limited",
+    "Ltd.": "Limited",
+    "Corp.": "Corporation",
+    "PLC": "Public Limited Company",
+    "AG": "Aktiengesellschaft",
+    "GmbH": "G.m.b.H.",
+    "B.V.": "BV",
+    "N.V.": "NV",
+    "S.p.A.": "SpA",
+    "S.A.": "SA",
+    "LP": "L.P.",
+    "Pty Ltd": "Pty. Limited",
+    "Limited": "Ltd",
+}
+ABBREV = {
+    "International": "Intl",
+    "Management": "Mgmt",
+    "Company": "Co",
+    "Associates": "Assoc",
+    "Investments": "Invest.",
+    "Capital": "Cap.",
+    "Retirement": "Ret.",
+    "Insurance": "Ins.",
+}
+SEGMENT_WEIGHTS = {
+    "Pension": 14,
+    "Endowment": 6,
+    "Foundation": 8,
+    "Insurance": 10,
+    "Bank": 10,
+    "Asset Manager": 22,
+    "Corporate": 18,
+    "Sovereign": 2,
+    "Family Office": 10,
+}
+INDUSTRY = {
+    "Pension": "Retirement Services",
+    "Endowment": "Higher Education",
+    "Foundation": "Philanthropy",
+    "Insurance": "Insurance",
+    "Bank": "Banking",
+    "Asset Manager": "Investment Management",
+    "Corporate": "Industrials",
+    "Sovereign": "Government",
+    "Family Office": "Wealth Management",
+}
+ADVISORS = [
+    f"{f}.{s}@advisors.example.com"
+    for f, s in [
+        ("amelia", "hart"),
+        ("bruno", "keller"),
+        ("chloe", "martin"),
+        ("daniel", "osei"),
+        ("elena", "rossi"),
+        ("felix", "wagner"),
+        ("grace", "lee"),
+        ("hiro", "sato"),
+        ("isabel", "costa"),
+        ("james", "obrien"),
+        ("kira", "novak"),
+        ("liam", "walsh"),
+    ]
+]
+EIN_PREFIXES = [
+    "13",
+    "20",
+    "26",
+    "27",
+    "45",
+    "46",
+    "47",
+    "81",
+    "82",
+    "83",
+    "84",
+    "85",
+    "86",
+    "87",
+    "88",
+]
 
 
 @dataclass
@@ -119,8 +248,10 @@ class Org:
 
 
 def make_lei(rng: random.Random) -> str:
-    body = rng.choice(["5493", "2138", "9695", "8156"]) + "00" + "".join(
-        rng.choices(string.ascii_uppercase + string.digits, k=12)
+    body = (
+        rng.choice(["5493", "2138", "9695", "8156"])
+        + "00"
+        + "".join(rng.choices(string.ascii_uppercase + string.digits, k=12))
     )
     return body + mod_97_10.calc_check_digits(body)
 
@@ -130,28 +261,65 @@ def base_name(rng: random.Random, segment: str, country: str) -> tuple[str, bool
     s, p = rng.choice(SURNAMES), rng.choice(PLACES)
     match segment:
         case "Pension":
-            return rng.choice([f"{p} Public Employees Retirement System", f"{p} Teachers' Pension Plan",
-                               f"{s} & Partners Pension Fund", f"{p} Municipal Pension Fund",
-                               f"{p} Firefighters' Retirement Fund"]), False
+            return rng.choice(
+                [
+                    f"{p} Public Employees Retirement System",
+                    f"{p} Teachers' Pension Plan",
+                    f"{s} & Partners Pension Fund",
+                    f"{p} Municipal Pension Fund",
+                    f"{p} Firefighters' Retirement Fund",
+                ]
+            ), False
         case "Endowment":
-            return rng.choice([f"University of {p} Endowment", f"{s} College Endowment Fund",
-                               f"{p} Institute of Technology Endowment"]), False
+            return rng.choice(
+                [
+                    f"University of {p} Endowment",
+                    f"{s} College Endowment Fund",
+                    f"{p} Institute of Technology Endowment",
+                ]
+            ), False
         case "Foundation":
-            return rng.choice([f"The {s} Family Foundation", f"{s} Stiftung", f"Fondation {s}",
-                               f"{s} Charitable Trust"]), False
+            return rng.choice(
+                [
+                    f"The {s} Family Foundation",
+                    f"{s} Stiftung",
+                    f"Fondation {s}",
+                    f"{s} Charitable Trust",
+                ]
+            ), False
         case "Insurance":
-            return rng.choice([f"{s} Mutual Insurance Company", f"{p} Life Assurance",
-                               f"{s} Re Insurance", f"{p} General Insurance"]), True
+            return rng.choice(
+                [
+                    f"{s} Mutual Insurance Company",
+                    f"{p} Life Assurance",
+                    f"{s} Re Insurance",
+                    f"{p} General Insurance",
+                ]
+            ), True
         case "Bank":
-            return rng.choice([f"{p} Savings Bank", f"Banque {s}", f"{s} Private Bank",
-                               f"{p} Cooperative Bank"]), True
+            return rng.choice(
+                [f"{p} Savings Bank", f"Banque {s}", f"{s} Private Bank", f"{p} Cooperative Bank"]
+            ), True
         case "Asset Manager":
-            return rng.choice([f"{s} Capital Management", f"{p} Asset Management",
-                               f"{s} & {rng.choice(SURNAMES)} Investments", f"{p} Investment Partners",
-                               f"{s} International Advisors"]), True
+            return rng.choice(
+                [
+                    f"{s} Capital Management",
+                    f"{p} Asset Management",
+                    f"{s} & {rng.choice(SURNAMES)} Investments",
+                    f"{p} Investment Partners",
+                    f"{s} International Advisors",
+                ]
+            ), True
         case "Corporate":
-            return rng.choice([f"{s} Industries", f"{p} Technologies", f"{s} Manufacturing Company",
-                               f"{p} Energy", f"{s} Logistics"]), True
+            return rng.choice(
+                [
+                    f"{s} Industries",
+                    f"{p} Technologies",
+                    f"{s} Manufacturing Company",
+                    f"{p} Energy",
+                    f"{s} Logistics",
+                ]
+            ), True
         case "Sovereign":
             return f"{p} Investment Authority", False
         case _:
@@ -171,26 +339,59 @@ def new_org(rng: random.Random, n: int, parent: Org | None = None) -> Org:
         legal_form = True
     state, city, postal, street = rng.choice(GEO[country])
     legal = rng.choice(LEGAL[country]) if legal_form else ""
-    big = {"Pension": 3e10, "Sovereign": 2e11, "Insurance": 5e10, "Bank": 4e10,
-           "Asset Manager": 2e10, "Endowment": 5e9, "Foundation": 1e9, "Family Office": 8e8,
-           "Corporate": 2e9}[segment]
-    aum = round(rng.lognormvariate(0, 1.2) * big, 2) if segment != "Corporate" or rng.random() < 0.3 else None
+    big = {
+        "Pension": 3e10,
+        "Sovereign": 2e11,
+        "Insurance": 5e10,
+        "Bank": 4e10,
+        "Asset Manager": 2e10,
+        "Endowment": 5e9,
+        "Foundation": 1e9,
+        "Family Office": 8e8,
+        "Corporate": 2e9,
+    }[segment]
+    aum = (
+        round(rng.lognormvariate(0, 1.2) * big, 2)
+        if segment != "Corporate" or rng.random() < 0.3
+        else None
+    )
     revenue = round(rng.lognormvariate(0, 1.0) * big / 20, 2) if rng.random() < 0.7 else None
     employees = int(rng.lognormvariate(6, 1.3)) if rng.random() < 0.8 else None
-    slug = "".join(ch for ch in unicodedata.normalize("NFKD", name.split()[0] + name.split()[-1]).lower() if ch.isalnum())
-    domain = (parent.domain if parent and rng.random() < 0.5 else f"{slug}{n % 97}.example.com")
+    slug = "".join(
+        ch
+        for ch in unicodedata.normalize("NFKD", name.split()[0] + name.split()[-1]).lower()
+        if ch.isalnum()
+    )
+    domain = parent.domain if parent and rng.random() < 0.5 else f"{slug}{n % 97}.example.com"
     return Org(
-        entity_id=f"E{n:05d}", name=name, segment=segment, country=country, state=state,
-        city=city, postal=postal, street=street, legal=legal, aum=aum, revenue=revenue,
-        employees=employees, lei=make_lei(rng) if rng.random() < 0.6 else None,
-        tax_id=(f"{rng.choice(EIN_PREFIXES)}-{rng.randint(1000000, 9999999)}"
-                if country == "US" and rng.random() < 0.5 else None),
-        domain=domain, advisor=rng.choice(ADVISORS) if rng.random() < 0.4 else None, parent=parent,
+        entity_id=f"E{n:05d}",
+        name=name,
+        segment=segment,
+        country=country,
+        state=state,
+        city=city,
+        postal=postal,
+        street=street,
+        legal=legal,
+        aum=aum,
+        revenue=revenue,
+        employees=employees,
+        lei=make_lei(rng) if rng.random() < 0.6 else None,
+        tax_id=(
+            f"{rng.choice(EIN_PREFIXES)}-{rng.randint(1000000, 9999999)}"
+            if country == "US" and rng.random() < 0.5
+            else None
+        ),
+        domain=domain,
+        advisor=rng.choice(ADVISORS) if rng.random() < 0.4 else None,
+        parent=parent,
     )
 
 
 def strip_accents(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
 
 
 def typo(rng: random.Random, text: str) -> str:
@@ -200,10 +401,10 @@ def typo(rng: random.Random, text: str) -> str:
     i = rng.choice(letters[1:-1])
     op = rng.random()
     if op < 0.4 and i + 1 < len(text):
-        return text[:i] + text[i + 1] + text[i] + text[i + 2:]  # transposition
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]  # transposition
     if op < 0.7:
-        return text[:i] + text[i + 1:]  # deletion
-    return text[:i] + rng.choice("aeinorst") + text[i + 1:]  # substitution
+        return text[:i] + text[i + 1 :]  # deletion
+    return text[:i] + rng.choice("aeinorst") + text[i + 1 :]  # substitution
 
 
 def variant_name(rng: random.Random, org: Org, heavy: bool) -> str:
@@ -237,30 +438,43 @@ def money(value: float | None, rng: random.Random, fuzz: bool) -> str:
     return f"{value:.2f}"
 
 
-def record(rng: random.Random, org: Org, system: str, source_id: str, primary: bool,
-           when: datetime) -> dict[str, str]:
+def record(
+    rng: random.Random, org: Org, system: str, source_id: str, primary: bool, when: datetime
+) -> dict[str, str]:
     heavy = not primary and rng.random() < 0.35
     street_no = (int(org.entity_id[1:]) * 37 % 400) + 1
     address = f"{street_no} {org.street}"
     if not primary and rng.random() < 0.3:
-        address = address.replace("Street", "St.").replace("Avenue", "Ave").replace("Straße", "Str.")
-    website = rng.choice([f"https://www.{org.domain}", f"www.{org.domain}", f"http://{org.domain}/", org.domain])
+        address = (
+            address.replace("Street", "St.").replace("Avenue", "Ave").replace("Straße", "Str.")
+        )
+    website = rng.choice(
+        [f"https://www.{org.domain}", f"www.{org.domain}", f"http://{org.domain}/", org.domain]
+    )
     parent_sid = org.parent.source_ids.get(system, "") if org.parent else ""
     return {
         "source_system": system,
         "source_id": source_id,
-        "name": variant_name(rng, org, heavy) if not primary else (f"{org.name} {org.legal}".strip()),
+        "name": variant_name(rng, org, heavy)
+        if not primary
+        else (f"{org.name} {org.legal}".strip()),
         "parent_source_id": parent_sid,
         "segment": org.segment if rng.random() < 0.9 else "",
         "region": "",
-        "country": org.country if rng.random() < 0.85 else {"US": "USA", "GB": "GBR", "DE": "DEU"}.get(org.country, org.country),
+        "country": org.country
+        if rng.random() < 0.85
+        else {"US": "USA", "GB": "GBR", "DE": "DEU"}.get(org.country, org.country),
         "state": org.state,
         "city": org.city if rng.random() < 0.9 or not heavy else strip_accents(org.city),
         "postal_code": org.postal if rng.random() < 0.85 else "",
         "address": address if rng.random() < 0.85 else "",
         "aum_usd": money(org.aum, rng, fuzz=not primary),
-        "annual_revenue_usd": money(org.revenue, rng, fuzz=not primary) if rng.random() < 0.8 else "",
-        "employee_count": str(org.employees) if org.employees is not None and rng.random() < 0.8 else "",
+        "annual_revenue_usd": money(org.revenue, rng, fuzz=not primary)
+        if rng.random() < 0.8
+        else "",
+        "employee_count": str(org.employees)
+        if org.employees is not None and rng.random() < 0.8
+        else "",
         "industry": INDUSTRY[org.segment],
         "website": website if rng.random() < 0.75 else "",
         "lei": (org.lei or "") if rng.random() < (0.95 if primary else 0.6) else "",
@@ -307,14 +521,24 @@ def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
 
     def emit(org: Org, system: str, primary: bool) -> dict[str, str]:
         counters[system] += 1
-        sid = {"salesforce": f"001A{counters[system]:011d}", "dynamics": f"acc-{counters[system]:06d}",
-               "hubspot": str(900000 + counters[system] * 7), "csv": f"ROW{counters[system]:05d}"}[system]
+        sid = {
+            "salesforce": f"001A{counters[system]:011d}",
+            "dynamics": f"acc-{counters[system]:06d}",
+            "hubspot": str(900000 + counters[system] * 7),
+            "csv": f"ROW{counters[system]:05d}",
+        }[system]
         org.source_ids.setdefault(system, sid)
         when = start + timedelta(minutes=rng.randint(0, 600_000))
         row = record(rng, org, system, sid, primary, when)
         rows.append(row)
-        truth.append({"source_system": system, "source_id": sid, "entity_id": org.entity_id,
-                      "parent_entity_id": org.parent.entity_id if org.parent else ""})
+        truth.append(
+            {
+                "source_system": system,
+                "source_id": sid,
+                "entity_id": org.entity_id,
+                "parent_entity_id": org.parent.entity_id if org.parent else "",
+            }
+        )
         return row
 
     for org in orgs:  # parents come before their subsidiaries, so parent ids resolve
@@ -325,7 +549,9 @@ def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
             emit(org, systems[0], primary=False)
         if rng.random() < 0.03:  # a later update of an existing source record
             row = dict(rows[-1])
-            row["updated_at"] = (datetime.fromisoformat(row["updated_at"]) + timedelta(days=30)).isoformat()
+            row["updated_at"] = (
+                datetime.fromisoformat(row["updated_at"]) + timedelta(days=30)
+            ).isoformat()
             row["employee_count"] = str(int(row["employee_count"] or 100) + 25)
             rows.append(row)
             truth.append(dict(truth[-1]))
@@ -347,10 +573,14 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(rows)
     with (args.out / "truth.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["source_system", "source_id", "entity_id", "parent_entity_id"])
+        writer = csv.DictWriter(
+            fh, fieldnames=["source_system", "source_id", "entity_id", "parent_entity_id"]
+        )
         writer.writeheader()
         writer.writerows(truth)
-    print(f"{len(rows)} records of {len({t['entity_id'] for t in truth})} organisations -> {args.out}")
+    print(
+        f"{len(rows)} records of {len({t['entity_id'] for t in truth})} organisations -> {args.out}"
+    )
 
 
 if __name__ == "__main__":
