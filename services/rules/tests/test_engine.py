@@ -235,7 +235,8 @@ def test_equal_priority_tie_is_broken_by_rule_id_and_reported():
     d = engine_of(rules=rules).decide(facts(country="GB"), StateView())
     assert (d.territory_id, d.rule_id) == ("EU", "a-rule")
     multi = [f for f in d.findings if f.kind == ConflictKind.MULTI_TERRITORY]
-    assert len(multi) == 1 and set(multi[0].territory_ids) == {"EU", "EU-2"}
+    assert len(multi) == 1
+    assert set(multi[0].territory_ids) == {"EU", "EU-2"}
     # a higher priority is no tie
     rules[0]["priority"] = 5
     d = engine_of(rules=rules).decide(facts(country="GB"), StateView())
@@ -250,7 +251,7 @@ def test_least_utilised_advisor_and_strict_capacity():
     d = engine.decide(client, StateView(loads={A: {"small": 3}, B: {"small": 5}}))
     assert d.advisor_email == A
     d = engine.decide(client, StateView(loads={A: {"small": 5}, B: {"small": 5}}))
-    assert d.advisor_email is None and d.territory_id == "NA"
+    assert (d.territory_id, d.advisor_email) == ("NA", None)
     assert [f.kind for f in d.findings] == [ConflictKind.ADVISOR_OVER_CAPACITY]
     # equal utilisation: ties by e-mail
     d = engine.decide(client, StateView(loads={A: {"small": 2}, B: {"small": 2}}))
@@ -292,7 +293,8 @@ def test_orphaned_assignment_is_reported():
     previous = Placement("GONE", A, "small", "old", "t0")
     d = engine.decide(facts(country="US", region="NA"), StateView(previous=previous))
     orphan = [f for f in d.findings if f.kind == ConflictKind.ORPHANED_ASSIGNMENT]
-    assert orphan and "GONE was removed" in orphan[0].detail
+    assert len(orphan) == 1
+    assert "GONE was removed" in orphan[0].detail
     previous = Placement("EU", A, "small", "old", "t0")  # A is not in EU
     d = engine.decide(facts(country="US", region="NA"), StateView(previous=previous))
     assert any(f.kind == ConflictKind.ORPHANED_ASSIGNMENT for f in d.findings)
