@@ -110,3 +110,11 @@ def golden(
         retired=retired,
         version=version,
     )
+
+
+def write_ruleset(path: Any, **changes: Any) -> Any:
+    """Write a test ruleset as YAML; returns the path."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(ruleset_doc(**changes)), encoding="utf-8")
+    return path
