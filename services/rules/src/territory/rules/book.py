@@ -214,6 +214,8 @@ class Book:
 
     def _conflicts(self, engine: Engine, client_id: str, findings: list[Finding]) -> list[Conflict]:
         """Conflicts that open now, and the client's open ones that cleared."""
+        if not findings and not self.client_conflicts.get(client_id):
+            return []
         out: list[Conflict] = []
         now_ids: set[str] = set()
         for finding in findings:
@@ -298,7 +300,9 @@ def _moved(previous: Placement | None, target: Placement | None) -> bool:
 def _assignment(
     decision: Decision, previous: Placement | None, changed_by: str, now: datetime
 ) -> Assignment:
-    return Assignment(
+    # model_construct: every value comes from the validated ruleset or the validated
+    # client (e-mail validation alone would cost more than the decision).
+    return Assignment.model_construct(
         client_id=decision.client_id,
         territory_id=decision.territory_id,
         advisor_email=decision.advisor_email,

@@ -218,3 +218,31 @@ class FieldClassifier:
         if not self._sorted:
             return exact
         return (exact, bisect.bisect_left(self._sorted, value), value in self.bounds)
+
+    def classifier(self) -> Callable[[Value], Any]:
+        """`classify` specialised to what this field needs (the hot path of matching)."""
+        exact = frozenset(self.exact)
+        bounds = frozenset(self.bounds)
+        ordered = list(self._sorted)
+        position = bisect.bisect_left
+        if not ordered:
+            return lambda v: None if v is None else (v if v in exact else "")
+        if not exact:
+            return lambda v: None if v is None else position(ordered, v) * 2 + (v in bounds)
+        return self.classify
+
+
+def signature_function(
+    classifiers: dict[str, FieldClassifier],
+) -> Callable[[Values], tuple[Any, ...]]:
+    """One function computing the signature tuple of a client's values.
+
+    Generated source (like `collections.namedtuple`) so that the per-client cost is one
+    call and a tuple display, not a loop over fields."""
+    names = sorted(classifiers)
+    env: dict[str, Any] = {f"f{i}": classifiers[n].classifier() for i, n in enumerate(names)}
+    items = "".join(f"f{i}(v[{n!r}]), " for i, n in enumerate(names))
+    source = f"def signature(v):\n    return ({items})\n"
+    exec(compile(source, "<signature>", "exec"), env)
+    function: Callable[[Values], tuple[Any, ...]] = env["signature"]
+    return function

@@ -35,6 +35,7 @@ from territory.rules.conditions import (
     explain,
     interpret,
     norm_value,
+    signature_function,
 )
 from territory.rules.facts import ClientFacts
 from territory.rules.ruleset import (
@@ -227,7 +228,7 @@ class Engine:
                 classifier.add(comparison)
         for classifier in self._classifiers.values():
             classifier.freeze()
-        self._signature_fields = tuple(sorted(self._classifiers.items()))
+        self._signature = signature_function(self._classifiers)
         self._by_id = {r.rule.id: r.rule for r in self._rules}
         for entry in self.ruleset.whitelist:
             self._whitelist.setdefault(entry.key, []).append(entry)
@@ -247,7 +248,7 @@ class Engine:
         return None
 
     def match(self, values: Values) -> Match:
-        signature = tuple(c.classify(values[name]) for name, c in self._signature_fields)
+        signature = self._signature(values)
         found = self._cache.get(signature)
         if found is None:
             found = self.match_uncached(values)
@@ -351,7 +352,7 @@ class Engine:
                     )
                 )
                 rejected.append(
-                    RejectedCandidate(
+                    RejectedCandidate.model_construct(
                         territory_id=whitelist.territory,
                         rule_id="whitelist",
                         reason=f"blacklisted: {blacklist[whitelist.territory]}",
@@ -374,7 +375,7 @@ class Engine:
         ):
             if parent.territory_id in blacklist:
                 rejected.append(
-                    RejectedCandidate(
+                    RejectedCandidate.model_construct(
                         territory_id=parent.territory_id,
                         rule_id="hierarchy",
                         reason=f"parent's territory is blacklisted: {blacklist[parent.territory_id]}",
@@ -415,14 +416,14 @@ class Engine:
                 else:
                     why = f"lower precedence than {owner} ({winner.level}, priority {winner.priority})"
                 rejected.append(
-                    RejectedCandidate(
+                    RejectedCandidate.model_construct(
                         territory_id=cand.territory_id, rule_id=cand.rule_id, reason=why
                     )
                 )
                 continue
             if cand.territory_id in blacklist:
                 rejected.append(
-                    RejectedCandidate(
+                    RejectedCandidate.model_construct(
                         territory_id=cand.territory_id,
                         rule_id=cand.rule_id,
                         reason=f"blacklisted: {blacklist[cand.territory_id]}",
@@ -432,7 +433,7 @@ class Engine:
             serves = self.territories[cand.territory_id].tier
             if serves is not None and serves != tier:
                 rejected.append(
-                    RejectedCandidate(
+                    RejectedCandidate.model_construct(
                         territory_id=cand.territory_id,
                         rule_id=cand.rule_id,
                         reason=f"territory serves tier {serves}, client is {tier or 'untiered'}",
@@ -512,7 +513,9 @@ class Engine:
         hold = any(
             self.ruleset.conflict_policy(f.kind).action == ConflictAction.HOLD for f in findings
         )
-        trace = DecisionTrace(
+        # model_construct: every value here is built by the engine itself (validated
+        # types), and validation would cost more than the decision.
+        trace = DecisionTrace.model_construct(
             ruleset_version=self.version,
             level=level,
             rule_id=rule_id,

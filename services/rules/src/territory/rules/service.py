@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, ValidationError
 from territory.rules.book import Book, Outcome, placement_of
 from territory.rules.engine import Engine
 from territory.rules.facts import ClientFacts
-from territory.rules.preview import PreviewDiff, preview, refusing_conflicts
+from territory.rules.preview import PreviewDiff, preview, refusing_conflicts, replay
 from territory.rules.ruleset import (
     Ruleset,
     RulesetError,
@@ -48,7 +48,9 @@ from territory.shared.events import (
     AssignmentChanged,
     ClientDeduplicated,
     Conflict,
+    ConflictAction,
     ConflictDetected,
+    ConflictKind,
     Event,
     FieldError,
     RejectReason,
@@ -105,6 +107,7 @@ class RulesService:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     ready: bool = False
     replaying: bool = False
+    last_replay: ReplayReport | None = None
 
     # -- ruleset --------------------------------------------------------------------------
 
@@ -240,11 +243,16 @@ class RulesService:
             await self._refuse(release.version, str(exc), exc.problems)
             return
         async with self.lock:
-            candidate = self.book.copy()
-            from territory.rules.preview import replay
-
-            await asyncio.to_thread(replay, candidate, engine, changed_by="check")
-            refusals = refusing_conflicts(candidate, engine)
+            refusals: list[Conflict] = []
+            if any(
+                ruleset.conflict_policy(kind).action == ConflictAction.REFUSE_RULESET
+                for kind in ConflictKind
+            ):
+                # Try the ruleset on a copy first: it may only be activated if it causes
+                # no conflict whose configured action is to refuse it.
+                candidate = self.book.copy()
+                await asyncio.to_thread(replay, candidate, engine, changed_by="check")
+                refusals = refusing_conflicts(candidate, engine)
             if refusals:
                 self.ruleset_offset = offset
                 await self._publish_conflicts(refusals)
@@ -339,6 +347,7 @@ class RulesService:
             held_back=held,
             seconds=round(time.perf_counter() - started, 3),
         )
+        self.last_replay = report
         log.info("replay done", extra=report.model_dump(exclude={"held_back"}))
         if held:
             log.warning("churn guard held back moves", extra={"held_back": len(held)})
