@@ -321,7 +321,7 @@ async def _replayed(service: Any, version: str) -> None:
         report = service.last_replay
         if report is not None and report.ruleset_version == version:
             return
-        await asyncio.sleep(0.1)  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
     raise TimeoutError(version)
 
 
@@ -392,6 +392,7 @@ async def bench_kafka(n: int) -> list[str]:
             idle = service.last_replay
         await broker.stop()
         assert rebuild_replay is not None
+        assert live is not None
         assert idle is not None
         return [
             "| through Kafka | clients | seconds | moved (events) |",
