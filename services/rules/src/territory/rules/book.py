@@ -175,7 +175,9 @@ class Book:
             out.assignments.append(_assignment(decision, previous, changed_by, now))
         elif previous is not None and target is not None and previous != target:
             self.place(client_id, target)  # same people, new rule / tier: no event
-        out.conflicts.extend(self._conflicts(engine, client_id, findings))
+        out.conflicts.extend(
+            self._conflicts(engine, client_id, findings, settled=moves and not keep)
+        )
         if follow and moves and client_id in self.children:
             for child in sorted(self.children[client_id]):
                 if child in self.clients and child != client_id:
@@ -212,8 +214,13 @@ class Book:
         out.conflicts.extend(self._conflicts(engine, client_id, []))
         return out
 
-    def _conflicts(self, engine: Engine, client_id: str, findings: list[Finding]) -> list[Conflict]:
-        """Conflicts that open now, and the client's open ones that cleared."""
+    def _conflicts(
+        self, engine: Engine, client_id: str, findings: list[Finding], *, settled: bool = False
+    ) -> list[Conflict]:
+        """Conflicts that open now, and the client's open ones that cleared.
+
+        `settled`: the client moved, so an orphaned assignment found by this decision is
+        already repaired by it: reported once, as resolved, never left open."""
         if not findings and not self.client_conflicts.get(client_id):
             return []
         out: list[Conflict] = []
@@ -225,7 +232,11 @@ class Book:
             existing = self.open_conflicts.get(cid)
             if existing is not None and existing.detail == finding.detail:
                 continue
+            resolved = settled and finding.kind == ConflictKind.ORPHANED_ASSIGNMENT
+            if resolved:
+                now_ids.discard(cid)
             conflict = Conflict(
+                resolved=resolved,
                 conflict_id=cid,
                 kind=finding.kind,
                 severity=policy.severity,
