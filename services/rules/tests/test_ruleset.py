@@ -208,3 +208,52 @@ def test_yaml_errors_and_non_mappings_are_reported():
 
 def test_numeric_version_is_read_as_text():
     assert loads_ruleset("version: 2026.11\nterritories: []\nadvisors: []\n").version == "2026.11"
+
+
+def test_sample_ruleset_assigns_every_valid_sample_client():
+    """Each valid row of the sample data as its own golden client (the dedupe service is
+    built elsewhere): every one gets a territory and an advisor, with a trace, no gap."""
+    import csv
+
+    from pydantic import ValidationError
+
+    from territory.rules.book import Book
+    from territory.rules.facts import ClientFacts
+    from territory.shared.events import ClientRecord, GoldenClient, SourceRecordRef
+
+    engine = Engine(load_ruleset(SAMPLE))
+    book = Book()
+    with (SAMPLE.parent / "clients.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                record = ClientRecord.model_validate({k: v for k, v in row.items() if v})
+            except ValidationError:
+                continue
+            ref = SourceRecordRef(source_system=record.source_system, source_id=record.source_id)
+            parent = (
+                f"{record.source_system}:{record.parent_source_id}"
+                if record.parent_source_id
+                else None
+            )
+            book.put_client(
+                ClientFacts.of(
+                    GoldenClient(
+                        client_id=record.source_key,
+                        decision="new",
+                        trigger=ref,
+                        record=record,
+                        parent_client_id=parent,
+                        source_records=[ref],
+                    )
+                )
+            )
+    assert len(book.clients) > 3000
+    events = []
+    for client_id in list(book.order()):
+        events.extend(book.apply(engine, client_id, changed_by="test").assignments)
+    assert len(events) == len(book.clients)
+    assert all(e.territory_id and e.advisor_email and e.trace.rule_id for e in events)
+    territories = {e.territory_id for e in events}
+    assert territories == {t.id for t in engine.ruleset.territories}
+    levels = {e.trace.level.value for e in events}
+    assert levels == {"whitelist", "hierarchy", "tier", "segment", "region"}
