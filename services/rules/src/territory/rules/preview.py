@@ -85,7 +85,11 @@ def refusing_conflicts(book: Book, engine: Engine) -> list[Conflict]:
     """Open conflicts whose kind the engine's ruleset says must refuse the ruleset."""
     return [
         c.model_copy(
-            update={"action": ConflictAction.REFUSE_RULESET, "ruleset_version": engine.version}
+            update={
+                "conflict_id": f"refused:{engine.version}:{c.conflict_id}",
+                "action": ConflictAction.REFUSE_RULESET,
+                "ruleset_version": engine.version,
+            }
         )
         for c in book.open_conflicts.values()
         if engine.ruleset.conflict_policy(c.kind).action == ConflictAction.REFUSE_RULESET

@@ -111,8 +111,15 @@ class RulesService:
 
     # -- ruleset --------------------------------------------------------------------------
 
-    def _activate(self, ruleset: Ruleset, *, source: str, published_by: str | None) -> None:
-        self.engine = Engine(ruleset)
+    def _activate(
+        self,
+        ruleset: Ruleset,
+        *,
+        source: str,
+        published_by: str | None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.engine = engine or Engine(ruleset)
         self.active = ActiveRuleset(
             version=ruleset.version,
             fingerprint=ruleset_fingerprint(ruleset),
@@ -174,7 +181,9 @@ class RulesService:
             assignment = AssignmentChanged.model_validate_json(rec.value or b"").payload
             self.book.place(assignment.client_id, placement_of(assignment))
         async for rec in read_all(kafka.bootstrap_servers, topics.conflict_detected):
-            self.book.note_conflict(ConflictDetected.model_validate_json(rec.value or b"").payload)
+            conflict = ConflictDetected.model_validate_json(rec.value or b"").payload
+            if conflict.action != ConflictAction.REFUSE_RULESET:  # about a refused candidate
+                self.book.note_conflict(conflict)
         log.info(
             "state rebuilt",
             extra={
@@ -243,7 +252,7 @@ class RulesService:
             await self._refuse(release.version, str(exc), exc.problems)
             return
         async with self.lock:
-            refusals: list[Conflict] = []
+            refusals: list[Conflict] = []  # conflicts of the candidate, ids prefixed
             if any(
                 ruleset.conflict_policy(kind).action == ConflictAction.REFUSE_RULESET
                 for kind in ConflictKind
@@ -263,9 +272,11 @@ class RulesService:
                 )
                 return
             self._activate(
-                ruleset, source=f"ruleset.published@{offset}", published_by=release.published_by
+                ruleset,
+                source=f"ruleset.published@{offset}",
+                published_by=release.published_by,
+                engine=engine,
             )
-            self.engine = engine
         if release.replay:
             await self.reassign(changed_by=f"replay:{ruleset.version}")
         self.ruleset_offset = offset
