@@ -323,3 +323,30 @@ async def test_preview_over_http_publishes_nothing(rules_settings, publish):
         await settle()
         assert len(await assignments(rules_settings, expect=7, timeout=2)) == 6
         assert service.active.version == "t1"
+
+
+async def test_cli_publish_and_reassign_put_events_on_the_topics(kafka_settings, monkeypatch):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from territory.rules.cli import app
+
+    monkeypatch.setenv("TERRITORY_KAFKA__BOOTSTRAP_SERVERS", kafka_settings.bootstrap_servers)
+    monkeypatch.setenv("TERRITORY_KAFKA__TOPIC_PREFIX", kafka_settings.topic_prefix)
+    sample = Path(__file__).resolve().parents[3] / "data" / "sample" / "ruleset.yaml"
+    runner = CliRunner()
+    # the CLI runs its own event loop: keep it off this test's loop
+    result = await asyncio.to_thread(
+        runner.invoke, app, ["publish", str(sample), "--by", "ops@bank.example.com"]
+    )
+    assert result.exit_code == 0, result.output
+    result = await asyncio.to_thread(runner.invoke, app, ["reassign", "--by", "nightly"])
+    assert result.exit_code == 0, result.output
+    servers, topics = kafka_settings.bootstrap_servers, kafka_settings.topics
+    published = await read_topic(servers, topics.ruleset_published, expect=1)
+    assert published[0]["payload"]["version"] == "2026.11.1"
+    assert published[0]["payload"]["published_by"] == "ops@bank.example.com"
+    assert published[0]["payload"]["document"]["territories"][0]["id"] == "NA-STRATEGIC"
+    commands = await read_topic(servers, topics.rules_command, expect=1)
+    assert commands[0]["payload"]["action"] == "reassign"
