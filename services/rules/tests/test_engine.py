@@ -325,15 +325,17 @@ def test_parent_move_moves_following_subsidiaries():
     book = Book()
     book.put_client(ClientFacts.of(golden("p", country="GB")))
     book.put_client(ClientFacts.of(golden("s", country="JP", parent="p")))
+    book.put_client(ClientFacts.of(golden("g", country="JP", parent="s")))
     engine = engine_of(**doc)
-    book.apply(engine, "p", changed_by="t")
-    book.apply(engine, "s", changed_by="t")
+    for client_id in book.order():
+        book.apply(engine, client_id, changed_by="t")
+    assert book.placements["g"].territory_id == "EU"
     moved = engine_of(
         **doc, whitelist=[{"client_id": "p", "territory": "NA", "reason": "r", "owner": "o"}]
     )
     out = book.apply(moved, "p", changed_by="t")
-    assert [a.client_id for a in out.assignments] == ["p", "s"]
-    assert book.placements["s"].territory_id == "NA"
+    assert [a.client_id for a in out.assignments] == ["p", "s", "g"]
+    assert book.placements["g"].territory_id == "NA"
 
 
 def test_index_skips_rules_of_other_countries():

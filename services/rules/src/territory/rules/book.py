@@ -134,7 +134,7 @@ class Book:
         now: datetime | None = None,
         churn: Counter[str] | None = None,
         churn_cap: int | None = None,
-        follow: bool = True,
+        _lineage: frozenset[str] = frozenset(),
     ) -> Outcome:
         """Re-decide one client and record the result; returns what to publish."""
         now = now or datetime.now(UTC)
@@ -178,11 +178,14 @@ class Book:
         out.conflicts.extend(
             self._conflicts(engine, client_id, findings, settled=moves and not keep)
         )
-        if follow and moves and client_id in self.children:
+        if moves and client_id in self.children:
+            # Subsidiaries (and theirs) may follow this client: decide them again now.
+            # `_lineage` stops a malformed hierarchy with a cycle.
+            lineage = _lineage | {client_id}
             for child in sorted(self.children[client_id]):
-                if child in self.clients and child != client_id:
+                if child in self.clients and child not in lineage:
                     out.extend(
-                        self.apply(engine, child, changed_by=changed_by, now=now, follow=False)
+                        self.apply(engine, child, changed_by=changed_by, now=now, _lineage=lineage)
                     )
         return out
 
