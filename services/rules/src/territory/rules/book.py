@@ -330,15 +330,3 @@ def _assignment(
         changed_by=changed_by,
         effective_from=now,
     )
-
-
-def placement_of(assignment: Assignment) -> Placement | None:
-    if assignment.territory_id is None:
-        return None
-    return Placement(
-        assignment.territory_id,
-        assignment.advisor_email,
-        assignment.tier,
-        assignment.rule_id,
-        assignment.ruleset_version,
-    )

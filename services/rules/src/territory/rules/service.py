@@ -29,8 +29,8 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter as PromCounter
 from pydantic import BaseModel, Field, ValidationError
 
-from territory.rules.book import Book, Outcome, placement_of
-from territory.rules.engine import Engine
+from territory.rules.book import Book, Outcome
+from territory.rules.engine import Engine, Placement
 from territory.rules.facts import ClientFacts
 from territory.rules.preview import PreviewDiff, preview, refusing_conflicts, replay
 from territory.rules.ruleset import (
@@ -80,6 +80,21 @@ class ActiveRuleset(BaseModel):
         None, description="Why the last published ruleset was refused."
     )
     document: dict[str, Any]
+
+
+class _Placed(BaseModel):
+    client_id: str
+    territory_id: str | None = None
+    advisor_email: str | None = None
+    tier: str | None = None
+    rule_id: str | None = None
+    ruleset_version: str | None = None
+
+
+class _PlacementRecord(BaseModel):
+    """The part of an `assignment.changed` event the book is rebuilt from."""
+
+    payload: _Placed
 
 
 class ReplayReport(BaseModel):
@@ -178,8 +193,21 @@ class RulesService:
             else:
                 self.book.put_client(ClientFacts.of(golden))
         async for rec in read_all(kafka.bootstrap_servers, topics.assignment_changed):
-            assignment = AssignmentChanged.model_validate_json(rec.value or b"").payload
-            self.book.place(assignment.client_id, placement_of(assignment))
+            # Our own events: read back only what the book needs (re-validating every
+            # e-mail of a million assignments would dominate the restart).
+            placed = _PlacementRecord.model_validate_json(rec.value or b"").payload
+            self.book.place(
+                placed.client_id,
+                Placement(
+                    placed.territory_id,
+                    placed.advisor_email,
+                    placed.tier,
+                    placed.rule_id,
+                    placed.ruleset_version,
+                )
+                if placed.territory_id
+                else None,
+            )
         async for rec in read_all(kafka.bootstrap_servers, topics.conflict_detected):
             conflict = ConflictDetected.model_validate_json(rec.value or b"").payload
             if conflict.action != ConflictAction.REFUSE_RULESET:  # about a refused candidate
