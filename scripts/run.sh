@@ -15,6 +15,7 @@ export TERRITORY_LOG_JSON="${TERRITORY_LOG_JSON:-true}"
 # name | command | health URL
 SERVICES=(
   "ingestion|$bin/python -m territory.ingestion|http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/readyz"
+  "rules|$bin/python -m territory.rules|http://127.0.0.1:${TERRITORY_RULES__PORT:-8003}/readyz"
 )
 
 stop_all() {
@@ -69,6 +70,7 @@ cat <<EOF
 
 Territory Engine is running.
   Ingestion API   http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/docs
+  Rules API       http://127.0.0.1:${TERRITORY_RULES__PORT:-8003}/docs   (active ruleset, preview)
   Kafka           127.0.0.1:9092   (territory topics stats)
   Logs            $logs/
   Ingest a file   .venv/bin/territory ingest file data/sample/clients.csv

@@ -1,0 +1,1 @@
+"""Rules service: territory and advisor assignment by a ruleset kept as data."""

@@ -1,0 +1,3 @@
+from territory.rules.app import main
+
+main()

@@ -1,0 +1,166 @@
+"""Process wiring and the HTTP port of the rules service (8003).
+
+`/healthz`, `/readyz`, `/metrics` as on every service, plus what the API forwards:
+`POST /v1/preview` (the diff a candidate ruleset would cause) and `GET /v1/ruleset`
+(the active ruleset). The Kafka subscribers run in the same process, started by the
+app's lifespan after the state was rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import make_asgi_app
+from pydantic import BaseModel
+
+from territory.rules.preview import PreviewDiff
+from territory.rules.ruleset import RulesetError, loads_ruleset
+from territory.rules.service import ActiveRuleset, RulesService, register
+from territory.rules.settings import RulesSettings
+from territory.shared.broker import EventPublisher, ensure_topics, make_broker
+from territory.shared.deadletter import DeadLetters
+from territory.shared.log import configure_logging
+from territory.shared.ops import broker_ready
+
+log = logging.getLogger(__name__)
+SERVICE = "rules"
+
+
+def producer_name() -> str:
+    return f"{SERVICE}@{socket.gethostname()}:{os.getpid()}"
+
+
+@asynccontextmanager
+async def running(
+    settings: RulesSettings, *, subscribe: bool = True
+) -> AsyncIterator[RulesService]:
+    """Broker, state rebuilt from the topics, subscribers started; stops them on exit."""
+    await ensure_topics(settings.kafka)
+    broker = make_broker(settings.kafka, client_id=SERVICE)
+    publisher = EventPublisher(broker, settings.kafka.topics)
+    producer = producer_name()
+    service = RulesService(
+        settings=settings,
+        publisher=publisher,
+        dead_letters=DeadLetters(publisher, stage=SERVICE, producer=producer, retry=settings.retry),
+        producer=producer,
+    )
+    if subscribe:
+        register(broker, service)
+    await broker.connect()
+    try:
+        await service.rebuild()
+        if subscribe:
+            await broker.start()
+        yield service
+    finally:
+        await broker.stop()
+
+
+class Problem(BaseModel):
+    path: str
+    message: str
+
+
+class RulesetProblems(BaseModel):
+    """422 body of `POST /v1/preview` when the candidate is not a valid ruleset."""
+
+    title: str = "Invalid ruleset"
+    status: int = 422
+    problems: list[Problem]
+
+
+def create_app(settings: RulesSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(settings) as service:
+            app.state.service = service
+            yield
+
+    app = FastAPI(
+        title="Territory Engine rules",
+        version="1",
+        description="Territory assignment rules: the active ruleset and previews of candidates.",
+        lifespan=lifespan,
+    )
+    app.mount("/metrics", make_asgi_app())
+
+    def service_of(request: Request) -> RulesService:
+        service: RulesService = request.app.state.service
+        return service
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        service = service_of(request)
+        checks = {
+            "broker": await broker_ready(service.publisher.broker),
+            "state": service.ready,
+        }
+        ok = all(checks.values())
+        return JSONResponse(checks, status_code=200 if ok else 503)
+
+    @app.get("/v1/ruleset", response_model=ActiveRuleset, tags=["rules"])
+    async def get_ruleset(request: Request) -> ActiveRuleset:
+        return service_of(request).describe()
+
+    @app.post(
+        "/v1/preview",
+        response_model=PreviewDiff,
+        tags=["rules"],
+        summary="What a candidate ruleset would change (publishes nothing)",
+        responses={422: {"model": RulesetProblems}},
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/yaml": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "object"}},
+                },
+                "required": True,
+            }
+        },
+    )
+    async def post_preview(
+        request: Request,
+        limit: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+    ) -> Any:
+        service = service_of(request)
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > settings.rules.max_preview_bytes:
+                raise HTTPException(413, "ruleset too large")
+        try:
+            candidate = loads_ruleset(bytes(body))
+        except RulesetError as exc:
+            problems = RulesetProblems(
+                problems=[Problem(path=p, message=m) for p, m in exc.problems]
+            )
+            return JSONResponse(problems.model_dump(), status_code=422)
+        return await service.preview(
+            candidate, limit=settings.rules.preview_limit if limit is None else limit
+        )
+
+    return app
+
+
+def main() -> None:  # pragma: no cover - process entry point
+    import uvicorn
+
+    from territory.shared.settings import load_settings
+
+    settings = load_settings(RulesSettings)
+    configure_logging(SERVICE, level=settings.log_level, json_lines=settings.log_json)
+    uvicorn.run(
+        create_app(settings), host=settings.rules.host, port=settings.rules.port, log_config=None
+    )

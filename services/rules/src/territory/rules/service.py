@@ -1,0 +1,501 @@
+"""The rules service: adapters around the book and the engine.
+
+State is rebuilt on start from the topics (rulesets, golden clients, assignments,
+conflicts), then a reconciliation pass re-decides every client. That pass is also what
+makes a replay safe to interrupt: a replay cut short by a crash is finished by the next
+start (or by the redelivered `ruleset.published`), and clients already moved are no-ops
+because only changes are published.
+
+Redelivery: offsets are committed after the handler (at-least-once). A redelivered
+message older than what the rebuild already read is recognised by its offset (per client
+key, hence per partition) and skipped, so state never goes back in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import Counter as PromCounter
+from pydantic import BaseModel, Field, ValidationError
+
+from territory.rules.book import Book, Outcome
+from territory.rules.engine import Engine, Placement
+from territory.rules.facts import ClientFacts
+from territory.rules.preview import PreviewDiff, preview, refusing_conflicts, replay
+from territory.rules.ruleset import (
+    Ruleset,
+    RulesetError,
+    load_ruleset,
+    parse_ruleset,
+    ruleset_document,
+    ruleset_fingerprint,
+)
+from territory.rules.settings import RulesSettings
+from territory.shared.broker import CONSUMER_ACK_POLICY, EventPublisher
+from territory.shared.deadletter import DeadLetters
+from territory.shared.events import (
+    AssignmentChanged,
+    ClientDeduplicated,
+    Conflict,
+    ConflictAction,
+    ConflictDetected,
+    ConflictKind,
+    Event,
+    FieldError,
+    RejectReason,
+    RulesCommanded,
+    RulesetPublished,
+)
+
+log = logging.getLogger(__name__)
+
+ASSIGNMENTS = PromCounter("territory_rules_assignments_total", "assignment.changed published")
+CONFLICTS = PromCounter("territory_rules_conflicts_total", "conflict.detected published", ["kind"])
+REPLAYS = PromCounter("territory_rules_replays_total", "Replays run")
+
+
+class ActiveRuleset(BaseModel):
+    """Response of `GET /v1/ruleset`."""
+
+    version: str
+    fingerprint: str = Field(description="Content hash: equal fingerprints decide alike.")
+    source: str = Field(description="`ruleset.published@<offset>` or the initial file path.")
+    published_by: str | None = None
+    activated_at: datetime
+    clients: int
+    assigned: int
+    open_conflicts: int
+    last_refusal: str | None = Field(
+        None, description="Why the last published ruleset was refused."
+    )
+    document: dict[str, Any]
+
+
+class _Placed(BaseModel):
+    client_id: str
+    territory_id: str | None = None
+    advisor_email: str | None = None
+    tier: str | None = None
+    rule_id: str | None = None
+    ruleset_version: str | None = None
+
+
+class _PlacementRecord(BaseModel):
+    """The part of an `assignment.changed` event the book is rebuilt from."""
+
+    payload: _Placed
+
+
+class ReplayReport(BaseModel):
+    run_id: str
+    ruleset_version: str
+    clients: int
+    moved: int
+    conflicts: int
+    held_back: list[str] = Field(default_factory=list)
+    seconds: float
+
+
+@dataclass
+class RulesService:
+    settings: RulesSettings
+    publisher: EventPublisher
+    dead_letters: DeadLetters
+    producer: str
+    book: Book = field(default_factory=Book)
+    engine: Engine | None = None
+    active: ActiveRuleset | None = None
+    ruleset_offset: int = -1
+    client_offsets: dict[str, int] = field(default_factory=dict)
+    acknowledged: set[str] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    ready: bool = False
+    replaying: bool = False
+    last_replay: ReplayReport | None = None
+
+    # -- ruleset --------------------------------------------------------------------------
+
+    def _activate(
+        self,
+        ruleset: Ruleset,
+        *,
+        source: str,
+        published_by: str | None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.engine = engine or Engine(ruleset)
+        self.active = ActiveRuleset(
+            version=ruleset.version,
+            fingerprint=ruleset_fingerprint(ruleset),
+            source=source,
+            published_by=published_by,
+            activated_at=datetime.now(UTC),
+            clients=0,
+            assigned=0,
+            open_conflicts=0,
+            last_refusal=self.active.last_refusal if self.active else None,
+            document=ruleset_document(ruleset),
+        )
+        log.info("ruleset active", extra={"version": ruleset.version, "source": source})
+
+    def describe(self) -> ActiveRuleset:
+        assert self.active is not None
+        return self.active.model_copy(
+            update={
+                "clients": len(self.book.clients),
+                "assigned": len(self.book.placements),
+                "open_conflicts": len(self.book.open_conflicts),
+            }
+        )
+
+    # -- rebuild --------------------------------------------------------------------------
+
+    async def rebuild(self) -> None:
+        """Rebuild state from the topics, then reconcile every client with the rules."""
+        kafka = self.settings.kafka
+        topics = kafka.topics
+        started = time.perf_counter()
+        async for rec in read_all(kafka.bootstrap_servers, topics.ruleset_published):
+            try:
+                release = RulesetPublished.model_validate_json(rec.value or b"")
+                ruleset = parse_ruleset(release.payload.document)
+                Engine(ruleset)
+            except (ValidationError, RulesetError):
+                continue  # refused when it was published; the previous one stays active
+            self._activate(
+                ruleset,
+                source=f"ruleset.published@{rec.offset}",
+                published_by=release.payload.published_by,
+            )
+            self.ruleset_offset = rec.offset
+        if self.engine is None:
+            path = self.settings.rules.initial_ruleset
+            self._activate(load_ruleset(path), source=str(path), published_by=None)
+        async for rec in read_all(kafka.bootstrap_servers, topics.client_deduplicated):
+            try:
+                golden = ClientDeduplicated.model_validate_json(rec.value or b"").payload
+            except ValidationError:
+                continue  # the live consumer dead-letters it
+            self.client_offsets[golden.client_id] = rec.offset
+            if golden.retired:
+                self.book.retire_client(golden.client_id)
+            else:
+                self.book.put_client(ClientFacts.of(golden))
+        async for rec in read_all(kafka.bootstrap_servers, topics.assignment_changed):
+            # Our own events: read back only what the book needs (re-validating every
+            # e-mail of a million assignments would dominate the restart).
+            placed = _PlacementRecord.model_validate_json(rec.value or b"").payload
+            self.book.place(
+                placed.client_id,
+                Placement(
+                    placed.territory_id,
+                    placed.advisor_email,
+                    placed.tier,
+                    placed.rule_id,
+                    placed.ruleset_version,
+                )
+                if placed.territory_id
+                else None,
+            )
+        async for rec in read_all(kafka.bootstrap_servers, topics.conflict_detected):
+            conflict = ConflictDetected.model_validate_json(rec.value or b"").payload
+            if conflict.action != ConflictAction.REFUSE_RULESET:  # about a refused candidate
+                self.book.note_conflict(conflict)
+        log.info(
+            "state rebuilt",
+            extra={
+                "clients": len(self.book.clients),
+                "assignments": len(self.book.placements),
+                "open_conflicts": len(self.book.open_conflicts),
+                "seconds": round(time.perf_counter() - started, 2),
+            },
+        )
+        # Placements of clients that no longer exist (retired) end now.
+        assert self.engine is not None
+        for client_id in [c for c in self.book.placements if c not in self.book.clients]:
+            await self.publish(
+                self.book.end(
+                    self.engine, client_id, reason="client merged away", changed_by="rules-engine"
+                )
+            )
+        await self.reassign(changed_by="replay:startup")
+        self.ready = True
+
+    # -- handlers -------------------------------------------------------------------------
+
+    async def on_client(self, event: ClientDeduplicated, offset: int) -> None:
+        golden = event.payload
+        async with self.lock:
+            if offset <= self.client_offsets.get(golden.client_id, -1):
+                return  # already applied (redelivery after a rebuild)
+            assert self.engine is not None
+            out = Outcome()
+            for merged in golden.merged_client_ids:
+                if merged != golden.client_id:
+                    out.extend(
+                        self.book.end(
+                            self.engine,
+                            merged,
+                            reason=f"merged into {golden.client_id}",
+                            changed_by="rules-engine",
+                        )
+                    )
+            if golden.retired:
+                out.extend(
+                    self.book.end(
+                        self.engine,
+                        golden.client_id,
+                        reason="client merged into another golden client",
+                        changed_by="rules-engine",
+                    )
+                )
+            else:
+                self.book.put_client(ClientFacts.of(golden))
+                out.extend(
+                    self.book.apply(self.engine, golden.client_id, changed_by="rules-engine")
+                )
+            await self.publish(out, correlation_id=event.correlation_id)
+            self.client_offsets[golden.client_id] = offset
+
+    async def on_ruleset(self, event: RulesetPublished, offset: int) -> None:
+        release = event.payload
+        if offset <= self.ruleset_offset:
+            return
+        try:
+            ruleset = parse_ruleset(release.document)
+            engine = Engine(ruleset)
+        except RulesetError as exc:
+            self.ruleset_offset = offset
+            await self._refuse(release.version, str(exc), exc.problems)
+            return
+        async with self.lock:
+            refusals: list[Conflict] = []  # conflicts of the candidate, ids prefixed
+            if any(
+                ruleset.conflict_policy(kind).action == ConflictAction.REFUSE_RULESET
+                for kind in ConflictKind
+            ):
+                # Try the ruleset on a copy first: it may only be activated if it causes
+                # no conflict whose configured action is to refuse it.
+                candidate = self.book.copy()
+                await asyncio.to_thread(replay, candidate, engine, changed_by="check")
+                refusals = refusing_conflicts(candidate, engine)
+            if refusals:
+                self.ruleset_offset = offset
+                await self._publish_conflicts(refusals)
+                await self._refuse(
+                    ruleset.version,
+                    f"{len(refusals)} conflict(s) whose action is refuse_ruleset",
+                    [(c.conflict_id, c.detail) for c in refusals[:20]],
+                )
+                return
+            self._activate(
+                ruleset,
+                source=f"ruleset.published@{offset}",
+                published_by=release.published_by,
+                engine=engine,
+            )
+        if release.replay:
+            await self.reassign(changed_by=f"replay:{ruleset.version}")
+        self.ruleset_offset = offset
+
+    async def _refuse(self, version: str, why: str, problems: list[tuple[str, str]]) -> None:
+        log.error("ruleset refused", extra={"version": version, "why": why})
+        if self.active is not None:
+            self.active = self.active.model_copy(update={"last_refusal": f"{version}: {why}"})
+        await self.dead_letters.reject(
+            reason=RejectReason.INVALID_VALUE,
+            errors=[
+                FieldError(field=path, code="ruleset_refused", message=msg)
+                for path, msg in problems
+            ],
+            original=why,
+            source_key=f"ruleset:{version}",
+        )
+
+    async def on_command(self, event: RulesCommanded) -> None:
+        command = event.payload
+        if command.action == "reassign":
+            await self.reassign(changed_by=f"replay:{command.requested_by}")
+        elif command.conflict_id:
+            self.acknowledged.add(command.conflict_id)
+            log.info(
+                "conflict acknowledged",
+                extra={"conflict_id": command.conflict_id, "by": command.requested_by},
+            )
+
+    # -- replay ---------------------------------------------------------------------------
+
+    async def reassign(self, *, changed_by: str) -> ReplayReport:
+        """Re-decide every client with the active rules; publish only what changes.
+
+        Works in chunks, publishing each chunk before the next, so an interruption loses
+        nothing: what was published is in the rebuilt state, the rest is decided again.
+        """
+        assert self.engine is not None
+        run_id = f"{changed_by}:{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        REPLAYS.inc()
+        order = list(self.book.order())
+        churn: Counter[str] = Counter()
+        cap = self.engine.ruleset.churn.max_moves_per_advisor
+        moved = conflicts = 0
+        held: list[str] = []
+        chunk = self.settings.rules.replay_chunk
+        now = datetime.now(UTC)
+        self.replaying = True
+        try:
+            for start in range(0, len(order), chunk):
+                async with self.lock:
+                    engine = self.engine
+                    out = Outcome()
+                    for client_id in order[start : start + chunk]:
+                        out.extend(
+                            self.book.apply(
+                                engine,
+                                client_id,
+                                changed_by=changed_by,
+                                now=now,
+                                churn=churn,
+                                churn_cap=cap,
+                            )
+                        )
+                    await self.publish(out)
+                moved += len(out.assignments)
+                conflicts += len(out.conflicts)
+                held.extend(out.held_back)
+                await asyncio.sleep(0)
+        finally:
+            self.replaying = False
+        report = ReplayReport(
+            run_id=run_id,
+            ruleset_version=self.engine.version,
+            clients=len(order),
+            moved=moved,
+            conflicts=conflicts,
+            held_back=held,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        self.last_replay = report
+        log.info("replay done", extra=report.model_dump(exclude={"held_back"}))
+        if held:
+            log.warning("churn guard held back moves", extra={"held_back": len(held)})
+        return report
+
+    async def preview(self, ruleset: Ruleset, *, limit: int) -> PreviewDiff:
+        engine = Engine(ruleset)
+        assert self.engine is not None
+        async with self.lock:
+            book = self.book.copy()
+            active = self.engine
+        return await asyncio.to_thread(preview, book, active, engine, limit=limit)
+
+    # -- publishing -----------------------------------------------------------------------
+
+    async def publish(self, out: Outcome, correlation_id: str | None = None) -> None:
+        extra: dict[str, Any] = {"correlation_id": correlation_id} if correlation_id else {}
+        events: list[Event[Any]] = [
+            AssignmentChanged(producer=self.producer, payload=a, **extra) for a in out.assignments
+        ]
+        events.extend(
+            ConflictDetected(producer=self.producer, payload=c, **extra) for c in out.conflicts
+        )
+        if len(events) == 1:
+            # One event needs no pipelining (and faststream's TestKafkaBroker cannot
+            # confirm the futures of `publish_many`).
+            await self.publisher.publish(events[0])
+        else:
+            await self.publisher.publish_many(events)
+        ASSIGNMENTS.inc(len(out.assignments))
+        for c in out.conflicts:
+            CONFLICTS.labels(c.kind.value).inc()
+
+    async def _publish_conflicts(self, conflicts: list[Conflict]) -> None:
+        await self.publish(Outcome(conflicts=conflicts))
+
+
+def register(broker: KafkaBroker, service: RulesService) -> None:
+    """Subscribe the service's handlers (before the broker starts)."""
+    settings = service.settings
+    topics = settings.kafka.topics
+    group = settings.rules.group_id
+    guard = service.dead_letters.guard
+
+    def subscriber(topic: str) -> Callable[[Callable[..., Awaitable[None]]], Any]:
+        return broker.subscriber(  # type: ignore[no-any-return]
+            topic,
+            group_id=group,
+            ack_policy=CONSUMER_ACK_POLICY,
+            auto_offset_reset="earliest",
+        )
+
+    @subscriber(topics.client_deduplicated)
+    async def on_client_deduplicated(message: KafkaMessage) -> None:
+        offset = message.raw_message.offset  # type: ignore[union-attr]
+
+        async def process(event: ClientDeduplicated) -> None:
+            await service.on_client(event, offset)
+
+        await guard(message, ClientDeduplicated, process, source_key=_client_key)
+
+    @subscriber(topics.ruleset_published)
+    async def on_ruleset_published(message: KafkaMessage) -> None:
+        offset = message.raw_message.offset  # type: ignore[union-attr]
+
+        async def process(event: RulesetPublished) -> None:
+            await service.on_ruleset(event, offset)
+
+        await guard(message, RulesetPublished, process)
+
+    @subscriber(topics.rules_command)
+    async def on_rules_command(message: KafkaMessage) -> None:
+        await guard(message, RulesCommanded, service.on_command)
+
+
+def _client_key(event: ClientDeduplicated) -> str | None:
+    return event.payload.client_id
+
+
+async def read_all(
+    servers: str, topic: str, batch: int = 5_000
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record of `topic` from the beginning up to its end when the read began."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers, enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024**2
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        positions = {tp: -1 for tp in tps}
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=batch)
+            for tp, records in batches.items():
+                for rec in records:
+                    if rec.offset < ends[tp]:
+                        yield rec
+                    positions[tp] = rec.offset
+            for tp in list(pending):
+                if positions[tp] >= ends[tp] - 1 or await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()

@@ -1,0 +1,63 @@
+"""One handler in memory (faststream TestKafkaBroker): a golden client in, its assignment out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+from rules_factories import golden, ruleset_doc
+
+from territory.rules.ruleset import parse_ruleset
+from territory.rules.service import RulesService, register
+from territory.rules.settings import RulesSettings
+from territory.shared.broker import EventPublisher, make_broker
+from territory.shared.deadletter import DeadLetters
+from territory.shared.events import ClientDeduplicated
+from territory.shared.settings import KafkaSettings, RetrySettings
+
+
+@pytest.fixture
+def settings() -> RulesSettings:
+    return RulesSettings(
+        kafka=KafkaSettings(topic_prefix="unit."),
+        retry=RetrySettings(attempts=1, backoff_seconds=0),
+    )
+
+
+async def test_client_deduplicated_handler_publishes_the_assignment(settings):
+    broker = make_broker(settings.kafka, client_id="rules-test")
+    publisher = EventPublisher(broker, settings.kafka.topics)
+    service = RulesService(
+        settings=settings,
+        publisher=publisher,
+        dead_letters=DeadLetters(publisher, stage="rules", producer="t", retry=settings.retry),
+        producer="t",
+    )
+    service._activate(parse_ruleset(ruleset_doc()), source="test", published_by=None)
+    register(broker, service)
+    topics = settings.kafka.topics
+
+    @broker.subscriber(topics.assignment_changed)
+    async def assignments(body: dict) -> None: ...
+
+    @broker.subscriber(topics.client_rejected)
+    async def rejected(body: dict) -> None: ...
+
+    async with TestKafkaBroker(broker) as test_broker:
+        event = ClientDeduplicated(producer="dedupe", payload=golden("g1", country="GB"))
+        await test_broker.publish(
+            event.model_dump_json().encode(), topics.client_deduplicated, key=b"g1"
+        )
+        assignments.mock.assert_called_once()
+        payload = assignments.mock.call_args.args[0]["payload"]
+        assert payload["client_id"] == "g1"
+        assert payload["territory_id"] == "EU"
+        assert payload["trace"]["rule_id"] == "r-eu"
+        assert service.book.placements["g1"].territory_id == "EU"
+
+        # a message that breaks the contract becomes a dead letter, not an assignment
+        await test_broker.publish(json.dumps({"nope": 1}).encode(), topics.client_deduplicated)
+        rejected.mock.assert_called_once()
+        assert rejected.mock.call_args.args[0]["payload"]["reason"] == "contract_violation"
+        assignments.mock.assert_called_once()
