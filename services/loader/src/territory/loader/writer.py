@@ -19,7 +19,7 @@ On SQLite and PostgreSQL the writes are `INSERT … ON CONFLICT`; on Snowflake t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,19 +78,23 @@ class WarehouseWriter:
         started_at: datetime,
         attempts: int = 1,
         dead_letters: int = 0,
-        raw_loaded: bool = False,
+        load_raw: Callable[[Connection], object] | None = None,
     ) -> dict[str, int]:
         """Write `items` (and a LOAD_BATCHES row) atomically; returns events per topic.
 
-        `raw_json[i]` is the event exactly as received. `raw_loaded`: RAW.CLIENTS was
-        already loaded by the S3 / COPY INTO path.
+        `raw_json[i]` is the event exactly as received. `load_raw`: RAW.CLIENTS is loaded
+        by this callback instead (the S3 / COPY INTO path), in the same transaction.
         """
         now = datetime.now(UTC)
         by_topic: dict[str, int] = {}
         for item in items:
             by_topic[item.event.event_type] = by_topic.get(item.event.event_type, 0) + 1
         with self.engine.begin() as conn:
-            self._write(conn, items, raw_json, batch_id=batch_id, now=now, raw_loaded=raw_loaded)
+            if load_raw is not None:
+                load_raw(conn)
+            self._write(
+                conn, items, raw_json, batch_id=batch_id, now=now, raw_loaded=load_raw is not None
+            )
             conn.execute(
                 insert(s.load_batches).values(
                     batch_id=batch_id,
