@@ -228,7 +228,7 @@ class Loader:
                 stager = self.stager
 
                 def load_raw(conn: Connection) -> object:
-                    return stager.copy_into_raw(conn, url)
+                    return stager.copy_into_raw(conn, url, batch_id)
 
         dead = len(decoded.poison)
         try:

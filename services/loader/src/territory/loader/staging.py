@@ -1,22 +1,25 @@
-"""Snowflake load path: a micro-batch of RAW.CLIENTS rows is written as a CSV file to
+"""Snowflake load path: a micro-batch of RAW.CLIENTS rows is written as a Parquet file to
 S3 (aioboto3), then `COPY INTO` a landing table and `MERGE` into RAW.CLIENTS on event_id.
 
+Parquet rather than CSV: typed columns (timestamps stay timestamps), compressed, and
+`MATCH_BY_COLUMN_NAME` maps columns by name, so adding a column never shifts the others.
 Paths are partitioned by load time: `institutional_clients_raw/clients/dt=YYYY-MM-DD/
-hour=HH/<timestamp>-<batch id>.csv`, so an external table or a lifecycle rule can work per
-day. COPY INTO lands in a separate table because Snowflake's load metadata only skips
+hour=HH/<timestamp>-<batch id>.parquet`, so an external table or a lifecycle rule can work
+per day. COPY INTO lands in a separate table because Snowflake's load metadata only skips
 files it has seen: a redelivered batch is a new file, so idempotency comes from the MERGE
 on event_id, like every other write.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import aioboto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import Connection, text
 
 from territory.loader.rows import Row
@@ -28,22 +31,31 @@ LANDING = "RAW.CLIENT_HIERARCHY.CLIENTS_LANDING"
 TARGET = "RAW.CLIENT_HIERARCHY.CLIENTS"
 
 
-def to_csv(rows: Sequence[Row]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(RAW_COLUMNS)
-    for row in rows:
-        writer.writerow(
-            [row[c].isoformat() if isinstance(row[c], datetime) else row[c] for c in RAW_COLUMNS]
+_ARROW_SCHEMA = pa.schema(
+    [
+        (
+            c.name,
+            pa.timestamp("us", tz="UTC")
+            if c.name in ("occurred_at", "loaded_at")
+            else (pa.int64() if c.name in ("kafka_partition", "kafka_offset") else pa.string()),
         )
-    return buffer.getvalue().encode("utf-8")
+        for c in s.raw_clients.c
+    ]
+)
+
+
+def to_parquet(rows: Sequence[Row]) -> bytes:
+    table = pa.Table.from_pylist([{c: row[c] for c in RAW_COLUMNS} for row in rows], _ARROW_SCHEMA)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
 
 
 def object_key(prefix: str, batch_id: str, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return (
         f"{prefix.rstrip('/')}/clients/dt={now:%Y-%m-%d}/hour={now:%H}/"
-        f"{now:%Y%m%dT%H%M%S%fZ}-{batch_id}.csv"
+        f"{now:%Y%m%dT%H%M%S%fZ}-{batch_id}.parquet"
     )
 
 
@@ -61,33 +73,41 @@ class RawStager:
             "s3", endpoint_url=self.options.s3_endpoint_url, region_name=self.options.s3_region
         ) as client:
             await client.put_object(
-                Bucket=self.bucket, Key=key, Body=to_csv(rows), ContentType="text/csv"
+                Bucket=self.bucket,
+                Key=key,
+                Body=to_parquet(rows),
+                ContentType="application/vnd.apache.parquet",
             )
         return f"s3://{self.bucket}/{key}"
 
-    def copy_into_raw(self, conn: Connection, url: str) -> int:
-        """COPY the staged file into the landing table, MERGE new event ids into RAW."""
-        columns = ", ".join(RAW_COLUMNS)
-        conn.execute(text(f"CREATE TRANSIENT TABLE IF NOT EXISTS {LANDING} LIKE {TARGET}"))
-        conn.execute(text(f"DELETE FROM {LANDING}"))
-        credentials = (
-            f" STORAGE_INTEGRATION = {self.options.storage_integration}"
-            if self.options.storage_integration
-            else ""
-        )
-        conn.execute(
-            text(
-                f"COPY INTO {LANDING} ({columns}) FROM '{url}'{credentials}"
-                " FILE_FORMAT = (TYPE = CSV SKIP_HEADER = 1"
-                " FIELD_OPTIONALLY_ENCLOSED_BY = '\"' EMPTY_FIELD_AS_NULL = TRUE)"
+    def copy_into_raw(self, conn: Connection, url: str, batch_id: str) -> int:
+        """COPY the staged file into a landing table of its own (loader instances never
+        share one), MERGE the new event ids into RAW.CLIENTS, drop the landing table."""
+        landing = f"{LANDING}_{batch_id.replace('-', '_')[:36]}"
+        # The session works in RAW while copying: COPY's load metadata belongs to the
+        # target's database (fakesnow, like Snowflake, keeps it there).
+        conn.execute(text("USE SCHEMA RAW.CLIENT_HIERARCHY"))
+        conn.execute(text(f"CREATE OR REPLACE TRANSIENT TABLE {landing} LIKE {TARGET}"))
+        try:
+            credentials = (
+                f" STORAGE_INTEGRATION = {self.options.storage_integration}"
+                if self.options.storage_integration
+                else ""
             )
-        )
-        values = ", ".join(f"s.{c}" for c in RAW_COLUMNS)
-        result: Any = conn.execute(
-            text(
-                f"MERGE INTO {TARGET} t USING {LANDING} s ON t.event_id = s.event_id"
-                f" WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
+            conn.execute(
+                text(
+                    f"COPY INTO {landing} FROM '{url}'{credentials}"
+                    " FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE"
+                )
             )
-        )
-        conn.execute(text(f"DELETE FROM {LANDING}"))
-        return int(result.rowcount or 0)
+            columns = ", ".join(RAW_COLUMNS)
+            values = ", ".join(f"s.{c}" for c in RAW_COLUMNS)
+            result: Any = conn.execute(
+                text(
+                    f"MERGE INTO {TARGET} t USING {landing} s ON t.event_id = s.event_id"
+                    f" WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
+                )
+            )
+            return int(result.rowcount or 0)
+        finally:
+            conn.execute(text(f"DROP TABLE IF EXISTS {landing}"))
