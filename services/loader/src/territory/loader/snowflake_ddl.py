@@ -23,7 +23,9 @@ def tables_sql() -> str:
     dialect = snowdialect.dialect()
     physical = MetaData()
     for table in metadata_for("snowflake").sorted_tables:
-        table.to_metadata(physical, schema=SCHEMA_MAPS["snowflake"][table.schema])
+        schema = SCHEMA_MAPS["snowflake"][table.schema]
+        assert schema is not None
+        table.to_metadata(physical, schema=schema)
     parts = [HEADER]
     for table in physical.sorted_tables:
         ddl = str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)).strip()
