@@ -36,6 +36,8 @@ def create_app(settings: LoaderSettings) -> AsgiFastStream:
         loader.stop()
         if task is not None:
             await task
+        await asyncio.to_thread(loader.engine.dispose)
+        log.info("loader stopped", extra={"batches": loader.state.batches})
 
     return AsgiFastStream(
         broker,
