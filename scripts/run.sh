@@ -16,6 +16,7 @@ export TERRITORY_LOG_JSON="${TERRITORY_LOG_JSON:-true}"
 SERVICES=(
   "ingestion|$bin/python -m territory.ingestion|http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/readyz"
   "rules|$bin/python -m territory.rules|http://127.0.0.1:${TERRITORY_RULES__PORT:-8003}/readyz"
+  "loader|$bin/python -m territory.loader|http://127.0.0.1:${TERRITORY_LOADER__PORT:-8004}/readyz"
 )
 
 stop_all() {
@@ -46,6 +47,7 @@ if ! scripts/kafka.sh status >/dev/null 2>&1; then
   touch "$state/kafka.started"
 fi
 "$bin/territory" topics create >/dev/null 2>&1
+"$bin/territory" warehouse migrate   # the embedded warehouse (var/warehouse.db) unless TERRITORY_WAREHOUSE_URL says otherwise
 
 for spec in "${SERVICES[@]}"; do
   IFS='|' read -r name cmd url <<<"$spec"
@@ -72,6 +74,8 @@ Territory Engine is running.
   Ingestion API   http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/docs
   Rules API       http://127.0.0.1:${TERRITORY_RULES__PORT:-8003}/docs   (active ruleset, preview)
   Kafka           127.0.0.1:9092   (territory topics stats)
+  Warehouse       ${TERRITORY_WAREHOUSE_URL:-sqlite:///var/warehouse.db}   (territory warehouse status)
+  Loader          http://127.0.0.1:${TERRITORY_LOADER__PORT:-8004}/metrics
   Logs            $logs/
   Ingest a file   .venv/bin/territory ingest file data/sample/clients.csv
   Stop            make stop   (or Ctrl-C here)

@@ -7,6 +7,7 @@ Revises:
 from __future__ import annotations
 
 from alembic import op
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from territory.shared.warehouse.engine import backend_of, metadata_for
 
@@ -19,8 +20,12 @@ depends_on = None
 def upgrade() -> None:
     # The baseline is the model as first released; later changes are new revisions
     # written with op.add_column / op.create_index, never edits of this one.
+    # IF NOT EXISTS: on Snowflake the tables may already come from deploy/snowflake.
     bind = op.get_bind()
-    metadata_for(backend_of(bind.engine)).create_all(bind, checkfirst=True)
+    for table in metadata_for(backend_of(bind.engine)).sorted_tables:
+        bind.execute(CreateTable(table, if_not_exists=True))
+        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
+            bind.execute(CreateIndex(index, if_not_exists=True))
 
 
 def downgrade() -> None:

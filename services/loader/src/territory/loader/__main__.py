@@ -1,0 +1,3 @@
+from territory.loader.app import main
+
+main()

@@ -1,0 +1,281 @@
+"""Events → warehouse rows. Pure functions: no I/O, so they are tested without a database.
+
+The warehouse model is flat on purpose (see `territory.shared.warehouse.schema`): the
+filters of the dashboard are columns, while traces and evidence stay JSON beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from territory.shared.events import (
+    AssignmentChanged,
+    ClientDeduplicated,
+    ClientReceived,
+    ClientRecord,
+    ClientRejected,
+    ConflictDetected,
+    Event,
+    MessagePosition,
+    RulesetPublished,
+)
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One decoded event and where it came from."""
+
+    event: Event[Any]
+    position: MessagePosition
+
+
+def _record_columns(record: ClientRecord) -> Row:
+    return {
+        "name": record.name,
+        "segment": record.segment.value if record.segment else None,
+        "region": record.region.value if record.region else None,
+        "country": record.country,
+        "state": record.state,
+        "city": record.city,
+        "postal_code": record.postal_code,
+        "address": record.address,
+        "aum_usd": record.aum_usd,
+        "annual_revenue_usd": record.annual_revenue_usd,
+        "employee_count": record.employee_count,
+        "industry": record.industry,
+        "website": record.website,
+        "lei": record.lei,
+        "tax_id": record.tax_id,
+        "advisor_email_hint": record.advisor_email,
+        "updated_at": record.updated_at,
+    }
+
+
+def raw_client_row(item: Loaded, *, raw: str, batch_id: str, now: datetime) -> Row:
+    event = item.event
+    assert isinstance(event, ClientReceived)
+    return {
+        "event_id": str(event.event_id),
+        "source_system": event.payload.source_system,
+        "source_id": event.payload.source_id,
+        "source_key": event.payload.source_key,
+        "correlation_id": event.correlation_id,
+        "producer": event.producer,
+        "occurred_at": event.occurred_at,
+        "payload": raw,
+        "kafka_topic": item.position.topic,
+        "kafka_partition": item.position.partition,
+        "kafka_offset": item.position.offset,
+        "batch_id": batch_id,
+        "loaded_at": now,
+    }
+
+
+def staging_row(event: ClientReceived, *, now: datetime) -> Row:
+    record = event.payload
+    return {
+        "source_key": record.source_key,
+        "source_system": record.source_system,
+        "source_id": record.source_id,
+        "parent_source_id": record.parent_source_id,
+        **_record_columns(record),
+        "last_event_id": str(event.event_id),
+        "occurred_at": event.occurred_at,
+        "loaded_at": now,
+    }
+
+
+def client_row(event: ClientDeduplicated, *, now: datetime) -> Row:
+    golden = event.payload
+    return {
+        "client_id": golden.client_id,
+        **_record_columns(golden.record),
+        "parent_client_id": golden.parent_client_id,
+        "decision": golden.decision.value,
+        "version": golden.version,
+        "retired": golden.retired,
+        "merged_into_client_id": None,
+        "last_event_id": str(event.event_id),
+        "occurred_at": event.occurred_at,
+        "loaded_at": now,
+    }
+
+
+def lineage_rows(event: ClientDeduplicated) -> list[Row]:
+    golden = event.payload
+    refs = {ref.source_key: ref for ref in [*golden.source_records, golden.trigger]}
+    return [
+        {
+            "client_id": golden.client_id,
+            "source_key": key,
+            "source_system": ref.source_system,
+            "source_id": ref.source_id,
+            "updated_at": ref.updated_at,
+        }
+        for key, ref in sorted(refs.items())
+    ]
+
+
+def review_row(event: ClientDeduplicated, *, now: datetime) -> Row:
+    golden = event.payload
+    evidence = [e.model_dump(mode="json") for e in golden.evidence]
+    return {
+        "event_id": str(event.event_id),
+        "client_id": golden.client_id,
+        "source_key": golden.trigger.source_key,
+        "client_name": golden.record.name,
+        "candidate_client_ids": sorted({e.candidate_client_id for e in golden.evidence}),
+        "best_confidence": max((e.confidence for e in golden.evidence), default=None),
+        "evidence": evidence,
+        "status": "open",
+        "occurred_at": event.occurred_at,
+        "loaded_at": now,
+    }
+
+
+def assignment_row(event: AssignmentChanged, *, now: datetime) -> Row:
+    a = event.payload
+    return {
+        "event_id": str(event.event_id),
+        "client_id": a.client_id,
+        "territory_id": a.territory_id,
+        "advisor_email": a.advisor_email,
+        "tier": a.tier,
+        "previous_territory_id": a.previous_territory_id,
+        "previous_advisor_email": a.previous_advisor_email,
+        "ruleset_version": a.ruleset_version,
+        "rule_id": a.rule_id,
+        "decision_level": a.trace.level.value,
+        "reason": a.reason,
+        "trace": a.trace.model_dump(mode="json"),
+        "changed_by": a.changed_by,
+        "effective_from": a.effective_from,
+        # Set for the whole client history after every load (SCD2 recomputation).
+        "effective_to": None,
+        "is_current": True,
+        "correlation_id": event.correlation_id,
+        "loaded_at": now,
+    }
+
+
+def conflict_row(event: ConflictDetected, *, now: datetime) -> Row:
+    c = event.payload
+    return {
+        "conflict_id": c.conflict_id,
+        "kind": c.kind.value,
+        "severity": c.severity.value,
+        "action": c.action.value,
+        "client_id": c.client_id,
+        "territory_ids": list(c.territory_ids),
+        "advisor_email": c.advisor_email,
+        "ruleset_version": c.ruleset_version,
+        "detail": c.detail,
+        "resolved": c.resolved,
+        "first_seen_at": event.occurred_at,
+        "last_seen_at": event.occurred_at,
+        "last_event_id": str(event.event_id),
+        "loaded_at": now,
+    }
+
+
+def rejected_row(event: ClientRejected, *, now: datetime) -> Row:
+    r = event.payload
+    return {
+        "event_id": str(event.event_id),
+        "stage": r.stage,
+        "reason": r.reason.value,
+        "source_key": r.source_key,
+        "errors": [e.model_dump(mode="json") for e in r.errors],
+        "original": r.original,
+        "original_encoding": r.original_encoding,
+        "original_format": r.original_format,
+        "kafka_topic": r.position.topic if r.position else None,
+        "kafka_partition": r.position.partition if r.position else None,
+        "kafka_offset": r.position.offset if r.position else None,
+        "upload_id": r.upload_id,
+        "row_number": r.row_number,
+        "attempts": r.attempts,
+        "correlation_id": event.correlation_id,
+        "occurred_at": event.occurred_at,
+        "loaded_at": now,
+    }
+
+
+def ruleset_row(event: RulesetPublished, *, now: datetime) -> Row:
+    r = event.payload
+    return {
+        "version": r.version,
+        "document": r.document,
+        "published_by": r.published_by,
+        "comment": r.comment,
+        "published_at": event.occurred_at,
+        "event_id": str(event.event_id),
+        "loaded_at": now,
+    }
+
+
+# --- The part of a ruleset document the warehouse keeps (agreed shape; rest ignored) ---
+
+
+class _Territory(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    name: str
+    region: str | None = None
+    segment: str | None = None
+    tier: str | None = None
+    advisors: list[str] = Field(default_factory=list)
+
+
+class _Advisor(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    email: str
+    name: str
+    capacity: dict[str, int] = Field(default_factory=dict)
+
+
+class RulesetDimensions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    version: str
+    territories: list[_Territory] = Field(default_factory=list)
+    advisors: list[_Advisor] = Field(default_factory=list)
+
+    def territory_rows(self, *, now: datetime) -> list[Row]:
+        return [
+            {
+                "territory_id": t.id,
+                "name": t.name,
+                "region": t.region,
+                "segment": t.segment,
+                "tier": t.tier,
+                "advisor_emails": [a.lower() for a in t.advisors],
+                "ruleset_version": self.version,
+                "active": True,
+                "loaded_at": now,
+            }
+            for t in self.territories
+        ]
+
+    def territory_advisor_rows(self) -> list[Row]:
+        pairs = {(t.id, a.lower()) for t in self.territories for a in t.advisors}
+        return [{"territory_id": t, "advisor_email": a} for t, a in sorted(pairs)]
+
+    def advisor_rows(self, *, now: datetime) -> list[Row]:
+        return [
+            {
+                "advisor_email": a.email.lower(),
+                "name": a.name,
+                "capacity": a.capacity,
+                "total_capacity": sum(a.capacity.values()),
+                "ruleset_version": self.version,
+                "active": True,
+                "loaded_at": now,
+            }
+            for a in self.advisors
+        ]
