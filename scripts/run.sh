@@ -15,6 +15,7 @@ export TERRITORY_LOG_JSON="${TERRITORY_LOG_JSON:-true}"
 # name | command | health URL
 SERVICES=(
   "ingestion|$bin/python -m territory.ingestion|http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/readyz"
+  "dedupe|$bin/python -m territory.dedupe|http://127.0.0.1:${TERRITORY_DEDUPE__PORT:-8002}/readyz"
 )
 
 stop_all() {
