@@ -161,7 +161,9 @@ class DedupeEngine:
 
     # ---------------------------------------------------------------- records in
 
-    def on_record(self, record: ClientRecord) -> Placement:
+    def on_record(self, record: ClientRecord, profile: Profile | None = None) -> Placement:
+        """Place one record. `profile` overrides `profile_of(record)` (callers that compare
+        attributes the contract has no field for, such as the benchmarks' dates of birth)."""
         key = record.source_key
         ref = SourceRecordRef(
             source_system=record.source_system,
@@ -180,14 +182,14 @@ class DedupeEngine:
             golden = self.goldens[known.client_id]
             self._unlink_parent(known)
             known.record = record
-            known.profile = profile_of(record)
+            known.profile = profile or profile_of(record)
             self._link_parent(known)
             self.index.add(known.profile)
             golden.trigger = ref
             self._touch(golden.client_id)
             return Placement(key, golden.client_id, golden.decision, True, [])
 
-        profile = profile_of(record)
+        profile = profile or profile_of(record)
         ranked = self.match(profile)
         thresholds = self.settings.thresholds
         limit = self.settings.evidence_limit
@@ -211,6 +213,19 @@ class DedupeEngine:
         self._link_parent(member)
         self._touch(gid)
         return Placement(key, gid, decision, False, ranked[:limit])
+
+    def seed(self, record: ClientRecord, profile: Profile | None = None) -> str:
+        """Add a record as its own golden client without matching (bulk-loading a master
+        known to be de-duplicated, e.g. a migration or a benchmark). Emits nothing."""
+        key = record.source_key
+        profile = profile or profile_of(record)
+        gid = golden_id(key)
+        self.goldens[gid] = Golden(client_id=gid, members={key}, fingerprint="seeded", version=1)
+        member = Member(record=record, profile=profile, client_id=gid)
+        self.records[key] = member
+        self.index.add(profile)
+        self._link_parent(member)
+        return gid
 
     # ---------------------------------------------------------------- commands
 

@@ -38,15 +38,23 @@ def clusters_of(assignment: Mapping[str, str]) -> list[frozenset[str]]:
     return [frozenset(g) for g in groups.values()]
 
 
-def measure(predicted: Mapping[str, str], truth: Mapping[str, str]) -> Quality:
+def measure(
+    predicted: Mapping[str, str],
+    truth: Mapping[str, str],
+    datasets: Mapping[str, str] | None = None,
+) -> Quality:
     """`predicted` and `truth` map each item to its cluster id; only items in both count.
 
-    Pairwise: precision/recall over all pairs put together. Cluster-level: a predicted
-    cluster counts when it equals a true cluster exactly (singletons included)."""
+    Pairwise: precision/recall over all pairs put together; for a link task, `datasets`
+    names each item's data set and only pairs across data sets count. Cluster-level: a
+    predicted cluster counts when it equals a true cluster exactly (singletons included)."""
     items = predicted.keys() & truth.keys()
     pred = clusters_of({k: predicted[k] for k in items})
     true = clusters_of({k: truth[k] for k in items})
     pred_pairs, true_pairs = _pairs(pred), _pairs(true)
+    if datasets is not None:
+        pred_pairs = {(a, b) for a, b in pred_pairs if datasets[a] != datasets[b]}
+        true_pairs = {(a, b) for a, b in true_pairs if datasets[a] != datasets[b]}
     tp = len(pred_pairs & true_pairs)
     precision = tp / len(pred_pairs) if pred_pairs else 1.0
     recall = tp / len(true_pairs) if true_pairs else 1.0

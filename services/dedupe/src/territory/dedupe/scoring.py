@@ -48,6 +48,7 @@ class FieldWeights(BaseModel):
     lei_same: float = 10.0
     lei_different: float = -10.0
     tax_same: float = 8.0
+    tax_close: float = 2.0
     tax_different: float = -6.0
     domain_same: float = 3.0
     domain_different: float = -3.0
@@ -66,6 +67,7 @@ class FieldWeights(BaseModel):
     legal_same: float = 0.5
     legal_different: float = -1.0
     extra_same: float = 3.0
+    extra_close: float = 1.0
     extra_different: float = -3.0
 
 
@@ -90,6 +92,7 @@ class Comparison:
     confidence: float
     field_scores: dict[str, float] = field(default_factory=dict)  # weight per field
     reasons: list[str] = field(default_factory=list)
+    levels: dict[str, str] = field(default_factory=dict)  # comparison level per field
 
 
 _NOISE_WORDS = ("the", "and", "of")
@@ -153,6 +156,7 @@ class Scorer:
                         _confidence(self.w.prior + weight),
                         {"name": weight},
                         [f"name similarity {name_score:.0f}/100"],
+                        {"name": "name_different"},
                     )
                 )
             else:
@@ -171,76 +175,80 @@ class Scorer:
     def compare(self, a: Profile, b: Profile) -> Comparison:
         return self.compare_many(a, [b])[0]
 
-    def _compare(self, q: Profile, c: Profile, name_score: float) -> Comparison:
-        w = self.w
-        scores: dict[str, float] = {}
+    def levels(self, q: Profile, c: Profile, name_score: float) -> tuple[dict[str, str], list[str]]:
+        """The comparison level of every field both records have, named after its weight
+        in `FieldWeights`, with a readable reason per field."""
+        levels: dict[str, str] = {}
         reasons: list[str] = []
-
         if name_score >= 98:
-            scores["name"] = w.name_exact
+            levels["name"] = "name_exact"
         elif name_score >= 92:
-            scores["name"] = w.name_high
+            levels["name"] = "name_high"
         elif name_score >= 85:
-            scores["name"] = w.name_close
+            levels["name"] = "name_close"
         elif name_score >= 75:
-            scores["name"] = w.name_fair
+            levels["name"] = "name_fair"
         else:
-            scores["name"] = w.name_different
+            levels["name"] = "name_different"
         reasons.append(f"name similarity {name_score:.0f}/100")
-        if name_score >= 60:
+        if name_score >= 60 and self.w.qualifier:
             only_q, only_c = extra_words(q.tokens, c.tokens)
             if bool(only_q) != bool(only_c):
-                scores["qualifier"] = w.qualifier
+                levels["qualifier"] = "qualifier"
                 words = " ".join(only_q or only_c)
                 reasons.append(
                     f"one name is the other plus '{words}': parent and subsidiary, not the same client"
                 )
-
         if (q.parent_key and q.parent_key == c.source_key) or (
             c.parent_key and c.parent_key == q.source_key
         ):
-            scores["hierarchy"] = w.hierarchy_link
+            levels["hierarchy"] = "hierarchy_link"
             reasons.append("one record is the other's parent")
 
-        def exact(label: str, a: str | None, b: str | None, same: float, diff: float) -> None:
+        def exact(
+            label: str, a: str | None, b: str | None, prefix: str, close: bool = False
+        ) -> None:
             if a is None or b is None:
                 return
-            scores[label] = same if a == b else diff
-            reasons.append(f"{label} {'agrees' if a == b else 'differs'}")
+            if a == b:
+                levels[label] = f"{prefix}_same"
+            elif close and len(a) > 4 and Levenshtein.distance(a, b) <= 1:
+                levels[label] = f"{prefix}_close"  # one typo in an identifier
+            else:
+                levels[label] = f"{prefix}_different"
+            reasons.append(f"{label} {levels[label].rsplit('_', 1)[1]}")
 
-        exact("lei", q.lei, c.lei, w.lei_same, w.lei_different)
-        exact("tax_id", q.tax_id, c.tax_id, w.tax_same, w.tax_different)
-        exact("domain", q.domain, c.domain, w.domain_same, w.domain_different)
-        exact("country", q.country, c.country, w.country_same, w.country_different)
-        exact("postal_code", q.postal_code, c.postal_code, w.postcode_same, w.postcode_different)
-        exact("segment", q.segment, c.segment, w.segment_same, w.segment_different)
-        exact(
-            "legal_form",
-            q.legal_group,
-            c.legal_group,
-            w.legal_same,
-            w.legal_different,
-        )
+        exact("lei", q.lei, c.lei, "lei")
+        exact("tax_id", q.tax_id, c.tax_id, "tax", close=True)
+        exact("domain", q.domain, c.domain, "domain")
+        exact("country", q.country, c.country, "country")
+        exact("postal_code", q.postal_code, c.postal_code, "postcode")
+        exact("segment", q.segment, c.segment, "segment")
+        exact("legal_form", q.legal_group, c.legal_group, "legal")
         if q.city and c.city:
             same_city = q.city == c.city or fuzz.ratio(q.city, c.city) >= 90
-            scores["city"] = w.city_same if same_city else w.city_different
+            levels["city"] = "city_same" if same_city else "city_different"
         if q.address and c.address:
             numbers_q, numbers_c = set(_NUMBER.findall(q.address)), set(_NUMBER.findall(c.address))
             if numbers_q and numbers_c and not numbers_q & numbers_c:
-                scores["address"] = w.house_number_different
+                levels["address"] = "house_number_different"
             else:
                 ratio = fuzz.token_sort_ratio(q.address, c.address)
-                scores["address"] = (
-                    w.address_same
+                levels["address"] = (
+                    "address_same"
                     if ratio >= 90
-                    else w.address_close
+                    else "address_close"
                     if ratio >= 75
-                    else w.address_different
+                    else "address_different"
                 )
         for attr, value in q.extra.items():
             other = c.extra.get(attr)
             if other is not None:
-                scores[attr] = w.extra_same if value == other else w.extra_different
+                exact(attr, value, other, "extra", close=True)
+        return levels, reasons
 
-        confidence = _confidence(w.prior + sum(scores.values()))
-        return Comparison(c.source_key, confidence, scores, reasons)
+    def _compare(self, q: Profile, c: Profile, name_score: float) -> Comparison:
+        levels, reasons = self.levels(q, c, name_score)
+        scores = {field: float(getattr(self.w, level)) for field, level in levels.items()}
+        confidence = _confidence(self.w.prior + sum(scores.values()))
+        return Comparison(c.source_key, confidence, scores, reasons, levels)
