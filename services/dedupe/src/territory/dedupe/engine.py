@@ -51,8 +51,8 @@ class EngineSettings(BaseModel):
     thresholds: Thresholds = Thresholds()
     weights: FieldWeights = FieldWeights()
     survivorship: SurvivorshipSettings = SurvivorshipSettings()
-    candidate_limit: int = Field(40, ge=1, description="Candidates scored per record.")
-    max_postings: int = Field(2_000, ge=10, description="Blocking keys more common are skipped.")
+    candidate_limit: int = Field(25, ge=1, description="Candidates scored per record.")
+    max_postings: int = Field(500, ge=10, description="Blocking keys more common are skipped.")
     evidence_limit: int = Field(5, ge=1, description="Evidence entries kept per event.")
 
 
@@ -103,7 +103,7 @@ def fingerprint(golden: GoldenClient) -> str:
 class DedupeEngine:
     def __init__(self, settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
-        self.scorer = Scorer(self.settings.weights)
+        self.scorer = Scorer(self.settings.weights, self.settings.thresholds.review)
         self.survivorship = Survivorship(self.settings.survivorship)
         self.index = CandidateIndex(
             IndexSettings(

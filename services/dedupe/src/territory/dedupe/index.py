@@ -29,8 +29,8 @@ _STOP_TOKENS = frozenset({"and", "of", "the", "de", "du", "des", "la", "le", "de
 
 @dataclass(frozen=True, slots=True)
 class IndexSettings:
-    limit: int = 40  # candidates returned per lookup
-    max_postings: int = 2_000  # keys with more postings are skipped at lookup
+    limit: int = 25  # candidates returned per lookup
+    max_postings: int = 500  # keys with more postings are skipped at lookup
 
 
 def blocking_keys(profile: Profile) -> dict[str, float]:

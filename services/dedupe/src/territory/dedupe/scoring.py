@@ -21,6 +21,7 @@ the two records does the same.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -131,8 +132,23 @@ def extra_words(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list[str
 
 
 class Scorer:
-    def __init__(self, weights: FieldWeights | None = None) -> None:
+    def __init__(self, weights: FieldWeights | None = None, review: float = 0.5) -> None:
         self.w = weights or FieldWeights()
+        w = self.w
+        # The most that non-identifying fields can add to a pair whose names differ.
+        best_rest = sum(
+            max(0.0, *values)
+            for values in (
+                (w.country_same, w.country_different),
+                (w.city_same, w.city_different),
+                (w.postcode_same, w.postcode_different),
+                (w.address_same, w.address_close, w.address_different),
+                (w.segment_same, w.segment_different),
+                (w.legal_same, w.legal_different),
+            )
+        )
+        review_log2_odds = math.log2(review / (1 - review)) if 0 < review < 1 else -math.inf
+        self._hopeless = w.prior + w.name_different + best_rest < review_log2_odds
 
     def compare_many(self, query: Profile, candidates: Sequence[Profile]) -> list[Comparison]:
         if not candidates:
@@ -146,9 +162,10 @@ class Scorer:
         )[0]
         out = []
         for cand, name_score in zip(candidates, names, strict=True):
-            if name_score < 50 and not self._shares_identifier(query, cand):
-                # Nothing else can lift a pair this far apart to the review threshold:
-                # skip the field-by-field work (most candidates of a big master end here).
+            if name_score < 75 and self._hopeless and not self._shares_identifier(query, cand):
+                # With these weights nothing but an identifier can lift a pair whose names
+                # differ this much to the review threshold: skip the field-by-field work
+                # (most candidates of a big master end here).
                 weight = self.w.name_different
                 out.append(
                     Comparison(
