@@ -21,19 +21,23 @@ source key, which keeps the latest version of every record: exactly what is need
 Several instances
 -----------------
 Records are keyed by source key, so a consumer group spreads `client.received` partitions
-over instances — but a record's duplicates can arrive on any partition, so partitioning
-alone would hide candidates. Each instance therefore keeps the *whole* master as a read
-replica: besides its own partitions of `client.received`, it reads every partition of
-`client.deduplicated` without a group (broadcast) and applies golden clients decided by the
-other instances to its index. Decisions stay with the owner of the record's partition, so
-per-record order holds. Two duplicates decided at the same moment on two instances can both
-found a golden client; each instance sees the other's event moments later, and the pair
-lands in the review queue (or is merged by the instance owning the lexicographically
-smaller id, a deterministic choice both make alike). The replica costs memory per
-instance (about 1 GB per million golden clients) and buys a consistent view; the broadcast
-replica is the next step when one instance is not enough — today one instance holds every
-partition (measured in bench/bench_dedupe.py: thousands of records per second), and the
-rebuild above already is that replica's code path.
+over instances — but a record's duplicates can arrive on any partition: partitioning alone
+would hide candidates. The design for scaling out:
+- every instance keeps the *whole* master as a read replica: besides its own partitions of
+  `client.received`, it reads every partition of `client.deduplicated` without a group
+  (broadcast) and applies golden clients decided elsewhere to its index — the same code
+  path as the rebuild above (`DedupeEngine.restore`), run continuously;
+- a record is decided only by the instance owning its partition, so per-record order and
+  the "update of a known source key" rule hold;
+- two duplicates decided at the same moment on two instances can both found a golden
+  client; each instance sees the other's event moments later and scores it like any
+  record: above the merge threshold the pair is merged with the lexicographically smaller
+  golden id as survivor — a choice both instances make alike, and the second identical
+  emission is suppressed by the fingerprint check.
+Today the service runs as one instance holding every partition (one instance decides
+thousands of records per second, see docs/benchmarks.md); the broadcast replica above is
+the step to take when one instance is not enough. Memory is the cost: each instance holds
+the full master (see the benchmark's RSS per golden client).
 """
 
 from __future__ import annotations
