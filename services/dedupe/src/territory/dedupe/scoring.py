@@ -132,7 +132,9 @@ def extra_words(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list[str
 
 
 class Scorer:
-    def __init__(self, weights: FieldWeights | None = None, review: float = 0.5) -> None:
+    def __init__(
+        self, weights: FieldWeights | None = None, review: float = 0.5, *, prefilter: bool = True
+    ) -> None:
         self.w = weights or FieldWeights()
         w = self.w
         # The most that non-identifying fields can add to a pair whose names differ.
@@ -148,7 +150,7 @@ class Scorer:
             )
         )
         review_log2_odds = math.log2(review / (1 - review)) if 0 < review < 1 else -math.inf
-        self._hopeless = w.prior + w.name_different + best_rest < review_log2_odds
+        self._hopeless = prefilter and w.prior + w.name_different + best_rest < review_log2_odds
 
     def compare_many(self, query: Profile, candidates: Sequence[Profile]) -> list[Comparison]:
         if not candidates:

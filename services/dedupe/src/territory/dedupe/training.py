@@ -56,7 +56,7 @@ def estimate_weights(
 ) -> FieldWeights:
     """EM over the blocked candidate pairs of `profiles`; `start` seeds the match class."""
     start = start or FieldWeights()
-    scorer = Scorer(start)
+    scorer = Scorer(start, prefilter=False)  # every level of every pair is data here
     vectors = candidate_level_vectors(profiles, scorer)
     if not vectors:
         return start
