@@ -17,6 +17,7 @@ SERVICES=(
   "ingestion|$bin/python -m territory.ingestion|http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/readyz"
   "rules|$bin/python -m territory.rules|http://127.0.0.1:${TERRITORY_RULES__PORT:-8003}/readyz"
   "loader|$bin/python -m territory.loader|http://127.0.0.1:${TERRITORY_LOADER__PORT:-8004}/readyz"
+  "dedupe|$bin/python -m territory.dedupe|http://127.0.0.1:${TERRITORY_DEDUPE__PORT:-8002}/readyz"
 )
 
 stop_all() {

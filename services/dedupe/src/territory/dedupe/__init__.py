@@ -1,0 +1,1 @@
+"""Dedupe service: streaming entity resolution of client records into golden clients."""

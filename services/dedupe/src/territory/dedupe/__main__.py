@@ -1,0 +1,3 @@
+from territory.dedupe.service import main
+
+main()

@@ -1,0 +1,273 @@
+"""Scoring: how likely two records are the same organisation, with the reasons.
+
+A Fellegi–Sunter style model: each field comparison lands in a level (exact, close,
+different, missing) and each level carries a weight, the log2 of its likelihood ratio
+P(level | same organisation) / P(level | different organisations). The weights add up
+with the prior log-odds of a match among blocked candidates, and the confidence is the
+posterior probability, `1 / (1 + 2^-(prior + Σ weights))`. A missing value weighs
+nothing (absence is no evidence), so one comparison reads field by field: the
+explanation is the list of weights.
+
+Names are scored for all candidates of one record at once with rapidfuzz's `cdist`
+(C++, vectorised); the other fields are a handful of dictionary-speed comparisons.
+
+A parent and its subsidiary share most of their name ("Atlas Holdings" / "Atlas Holdings
+Europe"), often their website and sometimes their address. What tells them apart is
+that one name is the other plus qualifying words: when every word of one name is found in
+the other and the other has words left over, the pair is a hierarchy, not a duplicate,
+and the `qualifier` weight pushes it far below any threshold. A known parent link between
+the two records does the same.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from pydantic import BaseModel, Field, model_validator
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from territory.dedupe.normalize import Profile
+
+
+class FieldWeights(BaseModel):
+    """log2 likelihood ratios per comparison level (configuration, not code)."""
+
+    prior: float = Field(-5.0, description="log2 odds of a match among blocked candidates.")
+    name_exact: float = 9.0  # token_sort_ratio ≥ 98
+    name_high: float = 7.0  # ≥ 92
+    name_close: float = 4.0  # ≥ 85
+    name_fair: float = 1.0  # ≥ 75
+    name_different: float = -6.0
+    qualifier: float = -14.0  # one name is the other plus words: parent vs subsidiary
+    hierarchy_link: float = -20.0  # one record names the other as its parent
+    lei_same: float = 10.0
+    lei_different: float = -10.0
+    tax_same: float = 8.0
+    tax_close: float = 2.0
+    tax_different: float = -6.0
+    domain_same: float = 3.0
+    domain_different: float = -3.0
+    country_same: float = 0.5
+    country_different: float = -3.0
+    city_same: float = 0.5
+    city_different: float = -1.5
+    postcode_same: float = 1.5
+    postcode_different: float = -1.0
+    address_same: float = 2.0
+    address_close: float = 0.5
+    address_different: float = -1.0
+    house_number_different: float = -4.0
+    segment_same: float = 0.3
+    segment_different: float = -1.0
+    legal_same: float = 0.5
+    legal_different: float = -1.0
+    extra_same: float = 3.0
+    extra_close: float = 1.0
+    extra_different: float = -3.0
+
+
+class Thresholds(BaseModel):
+    """auto-merge ≥ `merge`; human review (`possible_duplicate`) ≥ `review`; else new."""
+
+    merge: float = Field(0.9, gt=0, le=1)
+    review: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.review > self.merge:
+            raise ValueError("the review threshold must not exceed the merge threshold")
+        return self
+
+
+@dataclass(slots=True)
+class Comparison:
+    """The outcome of comparing one record with one candidate."""
+
+    candidate_key: str
+    confidence: float
+    field_scores: dict[str, float] = field(default_factory=dict)  # weight per field
+    reasons: list[str] = field(default_factory=list)
+    levels: dict[str, str] = field(default_factory=dict)  # comparison level per field
+
+
+_NOISE_WORDS = ("the", "and", "of")
+_NUMBER = re.compile(r"\b\d+[a-z]?\b")
+
+
+def _confidence(log2_odds: float) -> float:
+    return float(1.0 / (1.0 + 2.0 ** (-log2_odds)))
+
+
+@lru_cache(maxsize=1 << 16)
+def _token_match(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if min(len(a), len(b)) <= 2:
+        return False
+    return fuzz.ratio(a, b) >= 80
+
+
+@lru_cache(maxsize=1 << 16)
+def _noise(token: str) -> bool:
+    """A mistyped article or conjunction ("Te", "nad") qualifies nothing."""
+    return any(Levenshtein.distance(token, w) <= 1 for w in _NOISE_WORDS)
+
+
+def extra_words(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Words of `a` not found in `b`, and of `b` not found in `a` (typo-tolerant)."""
+    set_a, set_b = set(a), set(b)
+    rest_a = [t for t in a if t not in set_b and not _noise(t)]
+    rest_b = [u for u in b if u not in set_a and not _noise(u)]
+    if not rest_a and not rest_b:
+        return [], []
+    only_a = [t for t in rest_a if not any(_token_match(t, u) for u in b)]
+    only_b = [u for u in rest_b if not any(_token_match(u, t) for t in a)]
+    return only_a, only_b
+
+
+class Scorer:
+    def __init__(
+        self, weights: FieldWeights | None = None, review: float = 0.5, *, prefilter: bool = True
+    ) -> None:
+        self.w = weights or FieldWeights()
+        w = self.w
+        # The most that non-identifying fields can add to a pair whose names differ.
+        best_rest = sum(
+            max(0.0, *values)
+            for values in (
+                (w.country_same, w.country_different),
+                (w.city_same, w.city_different),
+                (w.postcode_same, w.postcode_different),
+                (w.address_same, w.address_close, w.address_different),
+                (w.segment_same, w.segment_different),
+                (w.legal_same, w.legal_different),
+            )
+        )
+        review_log2_odds = math.log2(review / (1 - review)) if 0 < review < 1 else -math.inf
+        self._hopeless = prefilter and w.prior + w.name_different + best_rest < review_log2_odds
+
+    def compare_many(self, query: Profile, candidates: Sequence[Profile]) -> list[Comparison]:
+        if not candidates:
+            return []
+        choices = [c.name for c in candidates]
+        # Token order (sorted) forgives reordered words; plain order forgives a typo that
+        # moves a letter across a space ("Internationa lAdvisors"). The better one counts.
+        names = np.maximum(
+            process.cdist([query.name], choices, scorer=fuzz.token_sort_ratio, dtype=np.float32),
+            process.cdist([query.name], choices, scorer=fuzz.ratio, dtype=np.float32),
+        )[0]
+        out = []
+        for cand, name_score in zip(candidates, names, strict=True):
+            if name_score < 75 and self._hopeless and not self._shares_identifier(query, cand):
+                # With these weights nothing but an identifier can lift a pair whose names
+                # differ this much to the review threshold: skip the field-by-field work
+                # (most candidates of a big master end here).
+                weight = self.w.name_different
+                out.append(
+                    Comparison(
+                        cand.source_key,
+                        _confidence(self.w.prior + weight),
+                        {"name": weight},
+                        [f"name similarity {name_score:.0f}/100"],
+                        {"name": "name_different"},
+                    )
+                )
+            else:
+                out.append(self._compare(query, cand, float(name_score)))
+        return out
+
+    @staticmethod
+    def _shares_identifier(q: Profile, c: Profile) -> bool:
+        return bool(
+            (q.lei and q.lei == c.lei)
+            or (q.tax_id and q.tax_id == c.tax_id)
+            or (q.domain and q.domain == c.domain)
+            or any(c.extra.get(k) == v for k, v in q.extra.items())
+        )
+
+    def compare(self, a: Profile, b: Profile) -> Comparison:
+        return self.compare_many(a, [b])[0]
+
+    def levels(self, q: Profile, c: Profile, name_score: float) -> tuple[dict[str, str], list[str]]:
+        """The comparison level of every field both records have, named after its weight
+        in `FieldWeights`, with a readable reason per field."""
+        levels: dict[str, str] = {}
+        reasons: list[str] = []
+        if name_score >= 98:
+            levels["name"] = "name_exact"
+        elif name_score >= 92:
+            levels["name"] = "name_high"
+        elif name_score >= 85:
+            levels["name"] = "name_close"
+        elif name_score >= 75:
+            levels["name"] = "name_fair"
+        else:
+            levels["name"] = "name_different"
+        reasons.append(f"name similarity {name_score:.0f}/100")
+        if name_score >= 60 and self.w.qualifier:
+            only_q, only_c = extra_words(q.tokens, c.tokens)
+            if bool(only_q) != bool(only_c):
+                levels["qualifier"] = "qualifier"
+                words = " ".join(only_q or only_c)
+                reasons.append(
+                    f"one name is the other plus '{words}': parent and subsidiary, not the same client"
+                )
+        if (q.parent_key and q.parent_key == c.source_key) or (
+            c.parent_key and c.parent_key == q.source_key
+        ):
+            levels["hierarchy"] = "hierarchy_link"
+            reasons.append("one record is the other's parent")
+
+        def exact(
+            label: str, a: str | None, b: str | None, prefix: str, close: bool = False
+        ) -> None:
+            if a is None or b is None:
+                return
+            if a == b:
+                levels[label] = f"{prefix}_same"
+            elif close and len(a) > 4 and Levenshtein.distance(a, b) <= 1:
+                levels[label] = f"{prefix}_close"  # one typo in an identifier
+            else:
+                levels[label] = f"{prefix}_different"
+            reasons.append(f"{label} {levels[label].rsplit('_', 1)[1]}")
+
+        exact("lei", q.lei, c.lei, "lei")
+        exact("tax_id", q.tax_id, c.tax_id, "tax", close=True)
+        exact("domain", q.domain, c.domain, "domain")
+        exact("country", q.country, c.country, "country")
+        exact("postal_code", q.postal_code, c.postal_code, "postcode")
+        exact("segment", q.segment, c.segment, "segment")
+        exact("legal_form", q.legal_group, c.legal_group, "legal")
+        if q.city and c.city:
+            same_city = q.city == c.city or fuzz.ratio(q.city, c.city) >= 90
+            levels["city"] = "city_same" if same_city else "city_different"
+        if q.address and c.address:
+            numbers_q, numbers_c = set(_NUMBER.findall(q.address)), set(_NUMBER.findall(c.address))
+            if numbers_q and numbers_c and not numbers_q & numbers_c:
+                levels["address"] = "house_number_different"
+            else:
+                ratio = fuzz.token_sort_ratio(q.address, c.address)
+                levels["address"] = (
+                    "address_same"
+                    if ratio >= 90
+                    else "address_close"
+                    if ratio >= 75
+                    else "address_different"
+                )
+        for attr, value in q.extra.items():
+            other = c.extra.get(attr)
+            if other is not None:
+                exact(attr, value, other, "extra", close=True)
+        return levels, reasons
+
+    def _compare(self, q: Profile, c: Profile, name_score: float) -> Comparison:
+        levels, reasons = self.levels(q, c, name_score)
+        scores = {field: float(getattr(self.w, level)) for field, level in levels.items()}
+        confidence = _confidence(self.w.prior + sum(scores.values()))
+        return Comparison(c.source_key, confidence, scores, reasons, levels)

@@ -1,0 +1,121 @@
+"""Survivorship: which member record's value survives into the golden record, per field.
+
+Rules (configurable per field, with a default):
+- `most_recent`: the value of the member with the latest `updated_at`;
+- `most_complete`: the value of the member record with the most filled fields;
+- `source_priority`: the value from the most trusted source system (`source_priority`).
+Members without a value never win (a blank never overwrites a value). Ties fall through to
+the other rules in the order above and finally to the source key, so the golden record is
+a pure function of its member set: the order in which records arrived does not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from territory.shared.events import ClientRecord
+from territory.shared.geo import region_for_country
+
+Rule = Literal["most_recent", "most_complete", "source_priority"]
+
+SURVIVING_FIELDS = [
+    "name",
+    "segment",
+    "region",
+    "country",
+    "state",
+    "city",
+    "postal_code",
+    "address",
+    "aum_usd",
+    "annual_revenue_usd",
+    "employee_count",
+    "industry",
+    "website",
+    "lei",
+    "tax_id",
+    "advisor_email",
+]
+# Fields that describe one place: they survive together from one member, so a golden
+# record never pairs the city of one address with the postcode of another.
+ADDRESS_FIELDS = ("country", "state", "city", "postal_code", "address", "region")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+_DEFAULT_RULES: dict[str, Rule] = {
+    "name": "source_priority",
+    "lei": "source_priority",
+    "tax_id": "source_priority",
+    "address": "most_complete",
+}
+
+
+class SurvivorshipSettings(BaseModel):
+    source_priority: list[str] = Field(
+        default_factory=lambda: ["salesforce", "dynamics", "hubspot", "csv"],
+        description="Most trusted source system first; unlisted systems come after.",
+    )
+    default_rule: Rule = "most_recent"
+    rules: dict[str, Rule] = Field(default_factory=lambda: dict(_DEFAULT_RULES))
+
+
+def completeness(record: ClientRecord) -> int:
+    return sum(getattr(record, f) is not None for f in SURVIVING_FIELDS)
+
+
+class Survivorship:
+    def __init__(self, settings: SurvivorshipSettings | None = None) -> None:
+        self.settings = settings or SurvivorshipSettings()
+        self._priority = {s: i for i, s in enumerate(self.settings.source_priority)}
+
+    def _rank(self, rule: Rule, record: ClientRecord) -> tuple[Any, ...]:
+        """Sort key: smaller is better."""
+        recent = -(record.updated_at or _EPOCH).timestamp()
+        complete = -completeness(record)
+        priority = self._priority.get(record.source_system, len(self._priority))
+        order = {
+            "most_recent": (recent, complete, priority),
+            "most_complete": (complete, recent, priority),
+            "source_priority": (priority, recent, complete),
+        }[rule]
+        return (*order, record.source_key)
+
+    def best(self, members: Sequence[ClientRecord], field: str) -> ClientRecord | None:
+        rule = self.settings.rules.get(field, self.settings.default_rule)
+        having = [m for m in members if getattr(m, field) is not None]
+        if not having:
+            return None
+        return min(having, key=lambda m: self._rank(rule, m))
+
+    def golden_record(
+        self, client_id: str, members: Sequence[ClientRecord], parent_client_id: str | None
+    ) -> ClientRecord:
+        """The golden record; its source key is `golden:<client_id>` and its parent is the
+        parent golden client, so the golden hierarchy reads like any source's."""
+        values: dict[str, Any] = {}
+        for name in SURVIVING_FIELDS:
+            if name in ADDRESS_FIELDS:
+                continue
+            winner = self.best(members, name)
+            values[name] = getattr(winner, name) if winner is not None else None
+        place = self.best(members, "address") or self.best(members, "city")
+        place = place or self.best(members, "country")
+        for name in ADDRESS_FIELDS:
+            values[name] = getattr(place, name) if place is not None else None
+        if values["region"] is None and values["country"] is not None:
+            values["region"] = region_for_country(values["country"])
+        times = [m.updated_at for m in members if m.updated_at is not None]
+        # Values were validated in their member records; combining them needs no new checks
+        # (a tax id is checked against the country it came with).
+        return ClientRecord.model_construct(
+            source_system="golden",
+            source_id=client_id,
+            parent_source_id=parent_client_id,
+            updated_at=max(times) if times else None,
+            **values,
+        )

@@ -1,0 +1,203 @@
+from decimal import Decimal
+
+from territory.dedupe.engine import DedupeEngine, EngineSettings, golden_id
+from territory.dedupe.scoring import Thresholds
+from territory.dedupe.survivorship import SurvivorshipSettings
+from territory.shared.events import DedupeCommand, DedupeDecision
+
+from .conftest import at, make_record
+
+ADDRESS = {"country": "CA", "city": "Toronto", "postal_code": "M5H 2N2", "address": "38 Bay St."}
+
+
+def test_new_then_merged_with_evidence():
+    engine = DedupeEngine()
+    first = engine.on_record(make_record("salesforce", "1", name="Cedar Energy Inc.", **ADDRESS))
+    out = engine.drain()
+    assert first.decision is DedupeDecision.NEW
+    assert [g.client_id for g in out] == [golden_id("salesforce:1")]
+    second = engine.on_record(make_record("hubspot", "7", name="CEDAR ENERGY INC", **ADDRESS))
+    (golden,) = engine.drain()
+    assert second.decision is DedupeDecision.MERGED
+    assert golden.client_id == first.client_id
+    assert golden.decision is DedupeDecision.MERGED
+    assert golden.version == 2
+    assert {r.source_key for r in golden.source_records} == {"salesforce:1", "hubspot:7"}
+    (evidence,) = golden.evidence
+    assert evidence.confidence >= EngineSettings().thresholds.merge
+    assert evidence.field_scores["postal_code"] > 0
+
+
+def test_thresholds_decide_between_merge_review_and_new():
+    a = make_record("salesforce", "1", name="Cedar Energy", country="CA")
+    b = make_record("hubspot", "2", name="Cedar Energy", country="CA")
+    for thresholds, expected in [
+        (Thresholds(merge=0.9, review=0.5), DedupeDecision.MERGED),
+        (Thresholds(merge=0.999, review=0.5), DedupeDecision.POSSIBLE_DUPLICATE),
+        (Thresholds(merge=0.999, review=0.998), DedupeDecision.NEW),
+    ]:
+        engine = DedupeEngine(EngineSettings(thresholds=thresholds))
+        engine.on_record(a)
+        engine.drain()
+        placement = engine.on_record(b)
+        assert placement.decision is expected, thresholds
+        (golden,) = engine.drain()
+        if expected is DedupeDecision.POSSIBLE_DUPLICATE:
+            assert golden.client_id != golden_id("salesforce:1")
+            assert golden.evidence[0].candidate_client_id == golden_id("salesforce:1")
+
+
+def test_different_organisations_stay_apart():
+    engine = DedupeEngine()
+    engine.on_record(make_record("salesforce", "1", name="Cedar Energy", country="CA"))
+    placement = engine.on_record(make_record("salesforce", "2", name="Summit Logistics"))
+    assert placement.decision is DedupeDecision.NEW
+
+
+def test_update_of_a_known_record_updates_its_golden_client():
+    engine = DedupeEngine()
+    engine.on_record(make_record(name="Cedar Energy", employee_count=10, updated_at=at(1)))
+    engine.drain()
+    placement = engine.on_record(
+        make_record(name="Cedar Energy", employee_count=35, updated_at=at(5))
+    )
+    (golden,) = engine.drain()
+    assert placement.update
+    assert golden.record.employee_count == 35
+    assert golden.version == 2
+    # An older version arriving late changes nothing.
+    engine.on_record(make_record(name="Cedar Energy", employee_count=1, updated_at=at(2)))
+    assert engine.drain() == []
+
+
+def test_redelivery_emits_nothing():
+    engine = DedupeEngine()
+    record = make_record(name="Cedar Energy", updated_at=at(1))
+    engine.on_record(record)
+    assert len(engine.drain()) == 1
+    engine.on_record(record)
+    assert engine.drain() == []
+
+
+def test_survivorship_most_recent_source_priority_and_no_blank_overwrite():
+    settings = EngineSettings(
+        survivorship=SurvivorshipSettings(
+            source_priority=["dynamics", "salesforce"],
+            default_rule="most_recent",
+            rules={"name": "source_priority", "aum_usd": "most_complete"},
+        )
+    )
+    engine = DedupeEngine(settings)
+    engine.on_record(
+        make_record(
+            "salesforce",
+            "1",
+            name="Cedar Energy Inc.",
+            employee_count=10,
+            aum_usd="100",
+            website="cedar.example.com",
+            updated_at=at(1),
+            **ADDRESS,
+        )
+    )
+    engine.on_record(
+        make_record(
+            "dynamics",
+            "2",
+            name="CEDAR ENERGY, INC",
+            employee_count=20,
+            updated_at=at(9),
+            **ADDRESS,
+        )
+    )
+    golden = engine.drain()[-1]
+    assert golden.record.name == "CEDAR ENERGY, INC"  # dynamics is trusted first
+    assert golden.record.employee_count == 20  # most recent
+    assert golden.record.website == "cedar.example.com"  # a blank never overwrites
+    assert golden.record.aum_usd == Decimal("100")  # the most complete record has it
+    assert golden.record.source_system == "golden"
+    assert golden.record.source_id == golden.client_id
+
+
+def test_parent_arriving_after_its_child_re_emits_the_child():
+    engine = DedupeEngine()
+    engine.on_record(
+        make_record("salesforce", "c", name="Atlas Holdings Europe Ltd", parent_source_id="p")
+    )
+    (child,) = engine.drain()
+    assert child.parent_client_id is None
+    engine.on_record(make_record("salesforce", "p", name="Atlas Holdings Ltd"))
+    out = {g.client_id: g for g in engine.drain()}
+    parent_id, child_id = golden_id("salesforce:p"), golden_id("salesforce:c")
+    assert set(out) == {parent_id, child_id}
+    assert out[child_id].parent_client_id == parent_id
+    assert out[child_id].version == 2
+    assert out[child_id].record.parent_source_id == parent_id
+
+
+def test_merge_command_retires_the_absorbed_client_and_repoints_children():
+    engine = DedupeEngine()
+    engine.on_record(make_record("salesforce", "a", name="Cedar Energy"))
+    engine.on_record(make_record("dynamics", "b", name="Brightwater Power"))
+    engine.on_record(make_record("dynamics", "k", name="Kid Co", parent_source_id="b"))
+    engine.drain()
+    a, b = golden_id("salesforce:a"), golden_id("dynamics:b")
+    command = DedupeCommand(action="merge", client_ids=[a, b], decided_by="reviewer@x.com")
+    assert engine.on_command(command) == [a, b]
+    out = {g.client_id: g for g in engine.drain()}
+    assert out[b].retired
+    assert out[b].evidence[0].candidate_client_id == a
+    assert out[a].merged_client_ids == [b]
+    assert {r.source_key for r in out[a].source_records} == {"salesforce:a", "dynamics:b"}
+    assert out[golden_id("dynamics:k")].parent_client_id == a
+    # Applying the same command again changes nothing.
+    assert engine.on_command(command) == []
+    assert engine.drain() == []
+
+
+def test_split_command_moves_records_to_a_new_client():
+    engine = DedupeEngine()
+    engine.on_record(make_record("salesforce", "1", name="Cedar Energy", **ADDRESS))
+    engine.on_record(make_record("hubspot", "2", name="Cedar Energy", **ADDRESS))
+    engine.drain()
+    gid = golden_id("salesforce:1")
+    command = DedupeCommand(
+        action="split", client_ids=[gid], source_keys=["hubspot:2"], decided_by="r@x.com"
+    )
+    changed = engine.on_command(command)
+    out = {g.client_id: g for g in engine.drain()}
+    assert set(out) == set(changed)
+    assert len(changed) == 2
+    new_id = changed[1]
+    assert [r.source_key for r in out[gid].source_records] == ["salesforce:1"]
+    assert [r.source_key for r in out[new_id].source_records] == ["hubspot:2"]
+    # Updates of the split-off record stay with its new client.
+    engine.on_record(make_record("hubspot", "2", name="Cedar Energy", employee_count=3, **ADDRESS))
+    assert [g.client_id for g in engine.drain()] == [new_id]
+
+
+def test_restore_rebuilds_the_master_without_re_emitting():
+    engine = DedupeEngine()
+    records = [
+        make_record("salesforce", "1", name="Cedar Energy", updated_at=at(1), **ADDRESS),
+        make_record("hubspot", "2", name="Cedar Energy Inc", updated_at=at(2), **ADDRESS),
+        make_record("salesforce", "3", name="Summit Logistics", parent_source_id="1"),
+    ]
+    emitted = {}
+    for record in records:
+        engine.on_record(record)
+        for golden in engine.drain():
+            emitted[golden.client_id] = golden
+    by_key = {}
+    for record in records:
+        by_key.setdefault(record.source_key, []).append(record)
+    restored = DedupeEngine()
+    assert restored.restore(emitted.values(), by_key) == []
+    for record in records:  # redelivered after a crash
+        restored.on_record(record)
+    assert restored.drain() == []
+    # … and new input continues from the same state.
+    restored.on_record(make_record("dynamics", "9", name="CEDAR ENERGY", **ADDRESS))
+    (golden,) = restored.drain()
+    assert golden.client_id == golden_id("salesforce:1")
+    assert golden.version == emitted[golden.client_id].version + 1

@@ -1,0 +1,111 @@
+import pytest
+from pydantic import ValidationError
+
+from territory.dedupe.normalize import profile_of
+from territory.dedupe.scoring import FieldWeights, Scorer, Thresholds, extra_words
+
+from .conftest import make_record
+
+LEI_A = "5493001KJTIIGC8Y1R12"
+LEI_B = "969500Q7NIG2CKRMQV29"
+
+
+def score(a, b, scorer=None):
+    return (scorer or Scorer()).compare(profile_of(a), profile_of(b))
+
+
+def test_variants_of_one_organisation_score_high_with_reasons():
+    a = make_record(
+        "salesforce",
+        "1",
+        name="Lefèvre Mutual Insurance Company Inc.",
+        country="US",
+        city="San Francisco",
+        postal_code="94105",
+        website="https://www.lefevre.example.com",
+    )
+    b = make_record(
+        "hubspot",
+        "9",
+        name="LEFEVRE MUTUAL INS. CO, Incorporated",
+        country="US",
+        city="San Francisco",
+        postal_code="94105",
+        website="lefevre.example.com/",
+    )
+    result = score(a, b)
+    assert result.confidence > 0.99
+    assert result.field_scores["name"] > 0
+    assert result.field_scores["domain"] > 0
+    assert any("name similarity" in r for r in result.reasons)
+
+
+def test_typos_keep_a_match_but_lower_the_name_score():
+    exact = score(
+        make_record(name="Bellamy Capital Management Corp."),
+        make_record("hubspot", "2", name="Bellamy Capital Management Corp."),
+    )
+    typo = score(
+        make_record(name="Bellamy Capital Management Corp."),
+        make_record("hubspot", "2", name="Bellam yCapital Managment, Corp."),
+    )
+    assert 0 < typo.field_scores["name"] < exact.field_scores["name"]
+
+
+def test_parent_and_subsidiary_are_not_the_same_client():
+    parent = make_record(name="Atlas Holdings Inc.", country="US", website="atlas.example.com")
+    child = make_record(
+        "salesforce",
+        "2",
+        name="Atlas Holdings Europe Inc.",
+        country="US",
+        website="atlas.example.com",
+    )
+    result = score(parent, child)
+    assert result.field_scores["qualifier"] < 0
+    assert result.confidence < Thresholds().review
+    words, other = extra_words(("atlas", "holdings"), ("atlas", "holdings", "europe"))
+    assert words == []
+    assert other == ["europe"]
+
+
+def test_a_mistyped_article_is_no_qualifier():
+    assert extra_words(("te", "dupont", "family"), ("dupont", "family")) == ([], [])
+
+
+def test_a_known_parent_link_vetoes_a_match():
+    parent = make_record("salesforce", "p", name="Granite Energy")
+    child = make_record("salesforce", "c", name="Granite Energy", parent_source_id="p")
+    assert score(child, parent).field_scores["hierarchy"] < 0
+    assert score(child, parent).confidence < 0.01
+
+
+def test_identifiers_outweigh_names():
+    same_lei = score(
+        make_record(name="Northwind Asset Management", lei=LEI_A),
+        make_record("dynamics", "2", name="NW Asset Mgmt", lei=LEI_A),
+    )
+    other_lei = score(
+        make_record(name="Northwind Asset Management", lei=LEI_A),
+        make_record("dynamics", "2", name="Northwind Asset Management", lei=LEI_B),
+    )
+    assert same_lei.field_scores["lei"] > 0
+    assert other_lei.confidence < 0.5 < same_lei.confidence
+
+
+def test_missing_values_are_no_evidence():
+    result = score(make_record(name="Acme"), make_record("csv", "2", name="Acme"))
+    assert set(result.field_scores) == {"name"}
+
+
+def test_confidence_follows_the_weights():
+    a, b = make_record(name="Acme Fund"), make_record("csv", "2", name="Acme Fund")
+    cautious = Scorer(FieldWeights(prior=-12))
+    assert score(a, b, cautious).confidence < score(a, b).confidence
+    assert 0 <= score(a, b, cautious).confidence <= 1
+
+
+def test_thresholds_are_validated():
+    with pytest.raises(ValidationError):
+        Thresholds(merge=0.5, review=0.9)
+    assert Thresholds(merge=0.8, review=0.8).review == 0.8
