@@ -45,7 +45,7 @@ up() {
     java -cp "$cp" kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$props" >/dev/null
   fi
   echo "kafka: starting broker on 127.0.0.1:$port (log: $logfile)"
-  nohup java -Xms256m -Xmx1g -XX:+UseG1GC -XX:TieredStopAtLevel=1 \
+  nohup java -Xms512m -Xmx1g -XX:+UseG1GC \
     -Dlog4j2.configurationFile="$root/deploy/kafka/log4j2.properties" \
     -cp "$cp" kafka.Kafka "$props" >"$logfile" 2>&1 &
   echo $! > "$pidfile"

@@ -51,7 +51,7 @@ def test_minimal_record_is_valid_and_keyed_by_source():
         ({"website": "not a site"}, ("website", "invalid_website")),
         ({"country": "DE", "tax_id": "DE123"}, ("tax_id", "invalid_tax_id")),
         ({"region": "MARS"}, ("region", "enum")),
-        ({"name": "x" * 301}, ("name", "too_long")),
+        ({"name": "x" * 301}, ("name", "string_too_long")),
     ],
 )
 def test_invalid_fields_have_machine_readable_codes(fields, expected):

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -43,6 +43,7 @@ def make_broker(
         enable_idempotence=True,
         acks="all",
         linger_ms=settings.linger_ms,
+        max_batch_size=settings.max_batch_bytes,
         request_timeout_ms=settings.request_timeout_ms,
         allow_auto_create_topics=False,
         graceful_timeout=30.0,
@@ -137,8 +138,39 @@ class EventPublisher:
             correlation_id=event.correlation_id,
         )
 
+    def raw_producer(self) -> AIOKafkaProducer | None:
+        """The aiokafka producer inside the faststream broker, when it can be reached.
+
+        Bulk sends go to it directly: faststream's per-message publish wrapper costs as
+        much as aiokafka's own send, which halved ingestion throughput. The same producer
+        (idempotent, acks=all) is used either way; tests check this path is taken.
+        """
+        state = getattr(getattr(self.broker.config, "producer", None), "_producer", None)
+        producer = getattr(state, "producer", None)
+        return producer if isinstance(producer, AIOKafkaProducer) else None
+
     async def publish_many(self, events: Sequence[Event[Any]]) -> None:
+        """Send every event without waiting in between, then wait for all the acks."""
         if not events:
+            return
+        producer = self.raw_producer()
+        if producer is not None:
+            pending = [
+                await producer.send(
+                    self.topic_for(event),
+                    event.model_dump_json().encode(),
+                    key=event.key(),
+                    headers=[
+                        (k, v.encode())
+                        for k, v in (
+                            *_headers(event).items(),
+                            ("correlation_id", event.correlation_id),
+                        )
+                    ],
+                )
+                for event in events
+            ]
+            await asyncio.gather(*pending)
             return
         futures = [
             await self.broker.publish(

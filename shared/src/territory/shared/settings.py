@@ -28,6 +28,9 @@ class KafkaSettings(BaseModel):
     client_id: str = "territory"
     request_timeout_ms: int = 30_000
     linger_ms: int = Field(5, ge=0, description="Producer batching delay.")
+    max_batch_bytes: int = Field(
+        1024 * 1024, ge=16 * 1024, description="Producer batch size per partition."
+    )
 
     @property
     def topics(self) -> Topics:
