@@ -10,7 +10,7 @@ import jwt
 from territory.api.security import Role, issue_dev_token
 from territory.api.settings import AuthSettings
 
-TEST_KEY = "test-signing-key-0123456789abcdef0123456789abcdef"
+TEST_KEY = "test-signing-key-" + "0123456789abcdef" * 4
 ISSUER = "https://issuer.territory.test"
 AUDIENCE = "territory-api-test"
 

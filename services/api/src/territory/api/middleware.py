@@ -48,10 +48,6 @@ async def _send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """413 for a body over `max_bytes`, whether announced (Content-Length) or streamed."""
 
@@ -74,27 +70,33 @@ class BodySizeLimit:
                     return
         received = 0
         started = False
+        refused = False
 
         async def counted_receive() -> Message:
-            nonlocal received
+            # Over the limit: answer 413 now and tell the app the client went away, so it
+            # stops reading (an exception here would be turned into a 400 by the framework).
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    refused = True
+                    if not started:
+                        await _send_problem(send, 413, "Request too large", self._detail())
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 has been sent; whatever the app answers is dropped
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counted_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_problem(send, 413, "Request too large", self._detail())
+        await self.app(scope, counted_receive, tracking_send)
 
     def _detail(self) -> str:
         return f"the request body exceeds {self.max_bytes} bytes"
