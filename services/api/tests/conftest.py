@@ -17,6 +17,7 @@ from territory.shared.settings import KafkaSettings
 
 from .utils.fake_rules import FakeRules, fake_rules_server
 from .utils.tokens import auth_settings
+from .utils.warehouse import fill
 
 
 def make_settings(kafka: KafkaSettings, warehouse_url: str, **api: object) -> ApiSettings:
@@ -56,6 +57,7 @@ def warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def warehouse_engine(warehouse_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{warehouse_path}")
+    fill(engine)
     yield engine
     engine.dispose()
 

@@ -184,7 +184,7 @@ async def test_reassign_and_acknowledge_are_rules_commands(kafka_client):
         "/api/assignments/reassign", json={"reason": "nightly"}, headers=ENGINEER
     )
     r2 = await client.post(
-        "/api/conflicts/multi_territory:c-7/acknowledge", json={"reason": "known"}, headers=ANALYST
+        "/api/conflicts/multi_territory:c-na-4/acknowledge", json={"reason": "known"}, headers=ANALYST
     )
     assert (r1.status_code, r2.status_code) == (202, 202), (r1.text, r2.text)
     events = await read_topic(kafka.bootstrap_servers, kafka.topics.rules_command, expect=2)
@@ -196,7 +196,16 @@ async def test_reassign_and_acknowledge_are_rules_commands(kafka_client):
         "dora@territory.test",
         "nightly",
     )
-    assert (ack["action"], ack["conflict_id"]) == ("acknowledge_conflict", "multi_territory:c-7")
+    assert (ack["action"], ack["conflict_id"]) == ("acknowledge_conflict", "multi_territory:c-na-4")
+
+
+async def test_acknowledging_an_unknown_conflict_is_404_and_publishes_nothing(kafka_client):
+    client, kafka = kafka_client
+    response = await client.post("/api/conflicts/nope/acknowledge", json={}, headers=ANALYST)
+    assert response.status_code == 404
+    await settle()
+    topic = kafka.topics.rules_command
+    assert await read_topic(kafka.bootstrap_servers, topic, expect=1, timeout=1) == []
 
 
 async def test_dedupe_decisions_are_dedupe_commands(kafka_client):

@@ -11,7 +11,17 @@ from prometheus_client import make_asgi_app
 
 from territory.api import errors
 from territory.api.middleware import BodySizeLimit, Metrics, RateLimit, TokenBucketLimiter
-from territory.api.routes import assignments, conflicts, dedupe, ops, rulesets
+from territory.api.routes import (
+    advisors,
+    assignments,
+    clients,
+    conflicts,
+    dedupe,
+    ops,
+    rulesets,
+    summary,
+    territories,
+)
 from territory.api.runtime import running
 from territory.api.settings import ApiSettings
 from territory.shared.log import configure_logging
@@ -49,7 +59,17 @@ def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI
         openapi_url="/openapi.json" if docs else None,
     )
     errors.install(app)
-    for module in (ops, rulesets, assignments, conflicts, dedupe):
+    for module in (
+        ops,
+        summary,
+        territories,
+        clients,
+        advisors,
+        assignments,
+        conflicts,
+        dedupe,
+        rulesets,
+    ):
         app.include_router(module.router)
     app.mount("/metrics", make_asgi_app())
 

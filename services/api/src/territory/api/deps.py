@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from territory.api.errors import ApiProblem
+from territory.api.masking import Masker
 from territory.api.runtime import Runtime
 from territory.api.security import ALL_ROLES, AuthError, Principal, Role
 
@@ -93,3 +94,17 @@ def page_params(
 
 
 PageDep = Annotated[Page, Depends(page_params)]
+
+
+def masker_for(runtime: Runtime, principal: Principal) -> Masker:
+    return Masker(principal, runtime.settings.secret_key.get_secret_value())
+
+
+def not_found(what: str) -> ApiProblem:
+    # The same answer whether the row does not exist or lies outside the caller's regions:
+    # a 403 would confirm that it exists.
+    return ApiProblem(404, f"no such {what}")
+
+
+ShortText = Annotated[str | None, Query(min_length=1, max_length=200)]
+Search = Annotated[str | None, Query(min_length=1, max_length=200, description="Name contains.")]

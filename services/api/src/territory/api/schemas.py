@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Generic, Literal, Self, TypeVar
 from uuid import UUID
 
@@ -139,3 +139,214 @@ class DedupeDecisionRequest(BaseModel):
     )
     source_keys: list[str] = Field(default_factory=list, max_length=500)
     reason: str | None = Field(None, max_length=1000)
+
+
+# ---- reads ----------------------------------------------------------------------------
+
+
+class AdvisorRef(BaseModel):
+    """An advisor as a caller may see them: `email` is null for roles that may not see
+    e-mails; `advisor_id` is an opaque, stable key usable in every advisor route."""
+
+    advisor_id: str
+    email: str | None = None
+    name: str | None = None
+
+
+class TerritorySummary(BaseModel):
+    territory_id: str
+    name: str
+    region: str | None
+    segment: str | None
+    tier: str | None
+    active: bool
+    ruleset_version: str
+    advisors: list[AdvisorRef]
+    client_count: int
+
+
+class TierCount(BaseModel):
+    tier: str | None
+    clients: int
+
+
+class TerritoryDetail(TerritorySummary):
+    clients_by_tier: list[TierCount]
+
+
+class ClientSummary(BaseModel):
+    client_id: str
+    name: str
+    region: str | None
+    segment: str | None
+    country: str | None
+    tier: str | None
+    territory_id: str | None
+    advisor: AdvisorRef | None
+    parent_client_id: str | None
+    aum_usd: float | None
+    annual_revenue_usd: float | None
+    updated_at: datetime | None
+
+
+class GoldenRecord(BaseModel):
+    client_id: str
+    name: str
+    segment: str | None
+    region: str | None
+    country: str | None
+    state: str | None
+    city: str | None
+    postal_code: str | None
+    address: str | None
+    aum_usd: float | None
+    annual_revenue_usd: float | None
+    employee_count: int | None
+    industry: str | None
+    website: str | None
+    lei: str | None
+    tax_id: str | None = Field(None, description="PII: null for roles that may not see it.")
+    advisor_hint: AdvisorRef | None = Field(None, description="Advisor named upstream.")
+    parent_client_id: str | None
+    decision: str
+    version: int
+    updated_at: datetime | None
+
+
+class SourceRecord(BaseModel):
+    source_key: str
+    source_system: str
+    source_id: str
+    updated_at: datetime | None
+    name: str | None = None
+    parent_source_id: str | None = None
+    country: str | None = None
+    tax_id: str | None = None
+    lei: str | None = None
+    advisor_hint: AdvisorRef | None = None
+
+
+class AssignmentRecord(BaseModel):
+    event_id: str
+    client_id: str
+    client_name: str | None = None
+    territory_id: str | None
+    advisor: AdvisorRef | None
+    tier: str | None
+    previous_territory_id: str | None
+    previous_advisor: AdvisorRef | None
+    ruleset_version: str
+    rule_id: str | None
+    decision_level: str
+    reason: str
+    trace: dict[str, Any] = Field(..., description="The rules engine's decision trace.")
+    changed_by: str
+    effective_from: datetime
+    effective_to: datetime | None
+    is_current: bool
+
+
+class ClientDetail(BaseModel):
+    golden: GoldenRecord
+    source_records: list[SourceRecord]
+    current_assignment: AssignmentRecord | None
+    history: list[AssignmentRecord] = Field(..., description="Newest first (at most 200).")
+    masked: list[str] = Field(..., description="PII kinds masked for this caller.")
+
+
+class HierarchyNode(BaseModel):
+    client_id: str
+    name: str
+    region: str | None
+    segment: str | None
+    tier: str | None
+    territory_id: str | None
+    advisor: AdvisorRef | None
+    parent_client_id: str | None
+    child_count: int = Field(..., description="Visible subsidiaries (expand with parent_id).")
+    path: list[str] = Field(
+        default_factory=list, description="Search results: ids from the root down to the parent."
+    )
+
+
+class TierLoad(BaseModel):
+    tier: str | None
+    clients: int
+    capacity: int | None
+    utilisation: float | None
+
+
+class AdvisorSummary(AdvisorRef):
+    active: bool
+    total_capacity: int
+    capacity: dict[str, int]
+    territory_ids: list[str]
+    client_count: int
+    utilisation: float | None
+
+
+class AdvisorWorkload(AdvisorSummary):
+    by_tier: list[TierLoad]
+    clients: Paged[ClientSummary]
+
+
+class TrendPoint(BaseModel):
+    day: date
+    changes: int
+
+
+class AssignmentTrend(BaseModel):
+    days: int
+    points: list[TrendPoint]
+
+
+class ConflictRecord(BaseModel):
+    conflict_id: str
+    kind: str
+    severity: str
+    action: str
+    client_id: str | None
+    territory_ids: list[str]
+    advisor: AdvisorRef | None
+    ruleset_version: str
+    detail: str
+    resolved: bool
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+class DedupeReviewItem(BaseModel):
+    event_id: str
+    client_id: str
+    source_key: str
+    client_name: str | None
+    candidate_client_ids: list[str]
+    best_confidence: float | None
+    evidence: list[dict[str, Any]] | dict[str, Any]
+    status: str
+    occurred_at: datetime
+
+
+class RulesetVersionSummary(BaseModel):
+    version: str
+    published_by: str
+    comment: str | None
+    published_at: datetime
+    active: bool
+
+
+class RulesetVersionDetail(RulesetVersionSummary):
+    document: dict[str, Any]
+
+
+class Summary(BaseModel):
+    regions: list[str] | None = Field(..., description="Regions visible to you (null: all).")
+    clients: int
+    unassigned_clients: int
+    clients_by_region: dict[str, int]
+    territories: int
+    advisors: int
+    open_conflicts: int
+    open_dedupe_reviews: int | None = Field(None, description="Null for roles without access.")
+    assignment_changes_7d: int
+    active_ruleset_version: str | None

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
 from territory.api import actions
-from territory.api.deps import RuntimeDep, Steward
+from territory.api.deps import PageDep, RuntimeDep, SessionDep, Steward, masker_for
 from territory.api.errors import PROBLEM_RESPONSES, ApiProblem
-from territory.api.schemas import Accepted, DedupeDecisionRequest
+from territory.api.queries import dedupe as queries
+from territory.api.queries.common import sort_pattern
+from territory.api.schemas import Accepted, DedupeDecisionRequest, DedupeReviewItem, Paged
 from territory.shared.events import DedupeCommand, DedupeCommanded
 
 router = APIRouter(prefix="/api/dedupe", tags=["dedupe"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("/review", summary="Possible duplicates waiting for a reviewer, with evidence")
+def review_queue(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: Steward,
+    page: PageDep,
+    status: Literal["open", "merged", "split", "dismissed"] | None = "open",
+    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    sort: Annotated[str | None, Query(pattern=sort_pattern(list(queries.REVIEW_SORTS)))] = None,
+) -> Paged[DedupeReviewItem]:
+    items, total = queries.list_reviews(
+        session,
+        principal,
+        masker_for(runtime, principal),
+        status=status,
+        min_confidence=min_confidence,
+        page=page,
+        sort=sort,
+    )
+    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.post(

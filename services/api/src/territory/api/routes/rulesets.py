@@ -2,22 +2,58 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 
 from territory.api import actions
-from territory.api.deps import Admin, RulesEditor, RuntimeDep
+from territory.api.deps import (
+    Admin,
+    PageDep,
+    RulesEditor,
+    RuntimeDep,
+    SessionDep,
+    Steward,
+    masker_for,
+    not_found,
+)
 from territory.api.errors import PROBLEM_RESPONSES, ApiProblem
+from territory.api.queries import rulesets as queries
 from territory.api.schemas import (
     Accepted,
     BlacklistOverride,
     OverridePublished,
+    Paged,
     PreviewResult,
     RulesetCandidate,
     RulesetPublication,
+    RulesetVersionDetail,
+    RulesetVersionSummary,
     WhitelistOverride,
 )
 
 router = APIRouter(prefix="/api/rulesets", tags=["rulesets"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("", summary="Published ruleset versions, newest first")
+def list_rulesets(
+    session: SessionDep, principal: Steward, page: PageDep
+) -> Paged[RulesetVersionSummary]:
+    items, total = queries.list_versions(session, page)
+    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/versions/{version}", summary="One ruleset version with its document")
+def get_ruleset(
+    version: Annotated[str, Path(min_length=1, max_length=64)],
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: Steward,
+) -> RulesetVersionDetail:
+    detail = queries.version_detail(session, masker_for(runtime, principal), version)
+    if detail is None:
+        raise not_found("ruleset version")
+    return detail
 
 
 @router.post(
