@@ -1,1 +1,1 @@
-pytest_plugins = ["territory.shared.testing"]
+pytest_plugins = ["territory.shared.testing", "territory.shared.warehouse.testing"]

@@ -1,0 +1,1 @@
+"""Territory Engine loader: every event into the warehouse, idempotently."""
