@@ -184,7 +184,9 @@ async def test_reassign_and_acknowledge_are_rules_commands(kafka_client):
         "/api/assignments/reassign", json={"reason": "nightly"}, headers=ENGINEER
     )
     r2 = await client.post(
-        "/api/conflicts/multi_territory:c-na-4/acknowledge", json={"reason": "known"}, headers=ANALYST
+        "/api/conflicts/multi_territory:c-na-4/acknowledge",
+        json={"reason": "known"},
+        headers=ANALYST,
     )
     assert (r1.status_code, r2.status_code) == (202, 202), (r1.text, r2.text)
     events = await read_topic(kafka.bootstrap_servers, kafka.topics.rules_command, expect=2)

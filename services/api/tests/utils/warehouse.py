@@ -190,15 +190,37 @@ def fill(engine: Engine) -> None:
             first = NOW - timedelta(days=20)
             second = NOW - timedelta(days=2)
             facts.append(_fact(f"a1-{cid}", row, None, first, second, False, "2026.11.1"))
-            facts.append(_fact(f"a2-{cid}", row, row["advisor_email"], second, None, True, "2026.11.2"))
+            facts.append(
+                _fact(f"a2-{cid}", row, row["advisor_email"], second, None, True, "2026.11.2")
+            )
         conn.execute(insert(wh.assignments_fact), facts)
         conn.execute(
             insert(wh.conflicts),
             [
-                _conflict("multi_territory:c-na-4", "multi_territory", "c-na-4", None, ["na-east", "na-west"]),
-                _conflict("multi_territory:c-emea-1", "multi_territory", "c-emea-1", None, ["emea-uk"]),
-                _conflict("advisor_over_capacity:nick@na.example", "advisor_over_capacity", None, NA_ONLY_ADVISOR, ["na-west"]),
-                _conflict("advisor_over_capacity:sam@global.example", "advisor_over_capacity", None, "sam@global.example", ["na-east", "emea-uk"]),
+                _conflict(
+                    "multi_territory:c-na-4",
+                    "multi_territory",
+                    "c-na-4",
+                    None,
+                    ["na-east", "na-west"],
+                ),
+                _conflict(
+                    "multi_territory:c-emea-1", "multi_territory", "c-emea-1", None, ["emea-uk"]
+                ),
+                _conflict(
+                    "advisor_over_capacity:nick@na.example",
+                    "advisor_over_capacity",
+                    None,
+                    NA_ONLY_ADVISOR,
+                    ["na-west"],
+                ),
+                _conflict(
+                    "advisor_over_capacity:sam@global.example",
+                    "advisor_over_capacity",
+                    None,
+                    "sam@global.example",
+                    ["na-east", "emea-uk"],
+                ),
             ],
         )
         conn.execute(
@@ -216,7 +238,10 @@ def fill(engine: Engine) -> None:
                             "candidate_client_id": f"{cid}-twin",
                             "confidence": 0.87,
                             "field_scores": {"name": 0.9, "tax_id": 1.0},
-                            "reasons": [f"same tax id {tax_id(cid)}", "advisor ann@na.example on both"],
+                            "reasons": [
+                                f"same tax id {tax_id(cid)}",
+                                "advisor ann@na.example on both",
+                            ],
                         }
                     ],
                     "status": "open",
@@ -233,8 +258,13 @@ def fill(engine: Engine) -> None:
                     "version": version,
                     "document": {
                         "version": version,
-                        "territories": [{"id": t[0], "name": t[1], "region": t[2], "advisors": t[5]} for t in TERRITORIES],
-                        "advisors": [{"email": e, "name": n, "capacity": cap} for e, n, cap in ADVISORS],
+                        "territories": [
+                            {"id": t[0], "name": t[1], "region": t[2], "advisors": t[5]}
+                            for t in TERRITORIES
+                        ],
+                        "advisors": [
+                            {"email": e, "name": n, "capacity": cap} for e, n, cap in ADVISORS
+                        ],
                     },
                     "published_by": "ada@territory.test",
                     "comment": f"release {version}",
