@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from territory.api.deps import Page
 from territory.api.masking import Masker
-from territory.api.queries.common import fetch_page, in_scope, order_by
+from territory.api.queries.common import fetch_page, forbid_tax_ids, in_scope, order_by
 from territory.api.schemas import AssignmentRecord, TrendPoint
 from territory.api.security import Principal
 from territory.shared.warehouse import schema as wh
@@ -121,6 +121,7 @@ def list_assignments(
     else:
         count = _scoped_join(select(f.c.event_id).select_from(joined).where(*conditions), principal)
     rows, total = fetch_page(session, stmt, page, count)
+    forbid_tax_ids(session, mask, [r["client_id"] for r in rows])
     return [assignment_record(r, mask) for r in rows], total
 
 

@@ -176,24 +176,29 @@ def client_detail(
     )
     src = wh.client_source_record
     stg = wh.clients_staging
-    sources = session.execute(
-        select(
-            src.c.source_key,
-            src.c.source_system,
-            src.c.source_id,
-            src.c.updated_at,
-            stg.c.name,
-            stg.c.parent_source_id,
-            stg.c.country,
-            stg.c.tax_id,
-            stg.c.lei,
-            stg.c.advisor_email_hint,
+    sources = (
+        session.execute(
+            select(
+                src.c.source_key,
+                src.c.source_system,
+                src.c.source_id,
+                src.c.updated_at,
+                stg.c.name,
+                stg.c.parent_source_id,
+                stg.c.country,
+                stg.c.tax_id,
+                stg.c.lei,
+                stg.c.advisor_email_hint,
+            )
+            .select_from(src.outerjoin(stg, stg.c.source_key == src.c.source_key))
+            .where(src.c.client_id == client_id)
+            .order_by(src.c.source_key)
+            .limit(500)
         )
-        .select_from(src.outerjoin(stg, stg.c.source_key == src.c.source_key))
-        .where(src.c.client_id == client_id)
-        .order_by(src.c.source_key)
-        .limit(500)
-    ).mappings()
+        .mappings()
+        .all()
+    )
+    mask.forbid([row["tax_id"], *(s["tax_id"] for s in sources)])
     source_records = [
         SourceRecord(
             source_key=s["source_key"],

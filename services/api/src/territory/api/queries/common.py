@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.orm import Session
 
 from territory.api.deps import Page
+from territory.api.masking import Masker
 from territory.api.security import Principal
 from territory.shared.warehouse import schema as wh
 
@@ -68,3 +69,25 @@ def fetch_page(
     total = session.scalar(select(func.count()).select_from(base)) or 0
     rows = list(session.execute(stmt.limit(page.limit).offset(page.offset)).mappings())
     return rows, int(total)
+
+
+def forbid_tax_ids(session: Session, mask: Masker, client_ids: Iterable[str]) -> None:
+    """Tell the masker the tax ids of these clients (golden and source records), so that a
+    tax id quoted in a trace, a reason or match evidence is cut out for roles that may not
+    see it. Costs one indexed query, and only for those roles."""
+    if mask.tax_ids:
+        return
+    ids = sorted(set(client_ids))[:1000]
+    if not ids:
+        return
+    c = wh.client_dim
+    mask.forbid(session.scalars(select(c.c.tax_id).where(c.c.client_id.in_(ids))))
+    src = wh.client_source_record
+    stg = wh.clients_staging
+    mask.forbid(
+        session.scalars(
+            select(stg.c.tax_id)
+            .join(src, src.c.source_key == stg.c.source_key)
+            .where(src.c.client_id.in_(ids))
+        )
+    )

@@ -11,7 +11,9 @@ from territory.api.deps import Page
 from territory.api.masking import Masker
 from territory.api.queries.common import (
     fetch_page,
+    forbid_tax_ids,
     order_by,
+    scoped,
     visible_advisor_emails,
     visible_clients,
 )
@@ -44,8 +46,18 @@ def conflict_scope(principal: Principal) -> ColumnElement[bool] | None:
     )
 
 
-def conflict_record(row: Any, mask: Masker) -> ConflictRecord:
+def visible_territory_ids(session: Session, principal: Principal) -> set[str] | None:
+    if principal.region_scope is None:
+        return None
+    t = wh.territory_dim
+    return set(session.scalars(scoped(select(t.c.territory_id), principal, t.c.region)))
+
+
+def conflict_record(row: Any, mask: Masker, territories_seen: set[str] | None) -> ConflictRecord:
     territories = row["territory_ids"] or []
+    if isinstance(territories, list) and territories_seen is not None:
+        # An advisor's conflict may name territories of other regions: those stay hidden.
+        territories = [x for x in territories if x in territories_seen]
     return ConflictRecord(
         conflict_id=mask.text(row["conflict_id"]) or "",
         kind=row["kind"],
@@ -90,7 +102,9 @@ def list_conflicts(
         select(k).where(*conditions), sort, CONFLICT_SORTS, "-last_seen_at", k.c.conflict_id
     )
     rows, total = fetch_page(session, stmt, page, select(k.c.conflict_id).where(*conditions))
-    return [conflict_record(r, mask) for r in rows], total
+    seen = visible_territory_ids(session, principal)
+    forbid_tax_ids(session, mask, [r["client_id"] for r in rows if r["client_id"]])
+    return [conflict_record(r, mask, seen) for r in rows], total
 
 
 def conflict_visible(session: Session, principal: Principal, conflict_id: str) -> bool:

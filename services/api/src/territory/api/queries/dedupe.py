@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from territory.api.deps import Page
 from territory.api.masking import Masker
-from territory.api.queries.common import fetch_page, order_by, visible_clients
+from territory.api.queries.common import fetch_page, forbid_tax_ids, order_by, visible_clients
 from territory.api.schemas import DedupeReviewItem
 from territory.api.security import Principal
 from territory.shared.warehouse import schema as wh
@@ -58,4 +58,17 @@ def list_reviews(
         conditions.append(r.c.client_id.in_(visible_clients(principal)))
     stmt = order_by(select(r).where(*conditions), sort, REVIEW_SORTS, "-occurred_at", r.c.event_id)
     rows, total = fetch_page(session, stmt, page, select(r.c.event_id).where(*conditions))
+    involved: list[str] = []
+    for row in rows:
+        involved.append(row["client_id"])
+        candidates = row["candidate_client_ids"]
+        if isinstance(candidates, list):
+            involved.extend(str(x) for x in candidates)
+    forbid_tax_ids(session, mask, involved)
+    stg = wh.clients_staging
+    mask.forbid(
+        session.scalars(
+            select(stg.c.tax_id).where(stg.c.source_key.in_([row["source_key"] for row in rows]))
+        )
+    )
     return [review_item(row, mask) for row in rows], total
