@@ -77,7 +77,7 @@ UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="territory", error="in
 # Documented on every protected route, so clients (and schemathesis) know the shapes.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM: {}}, "description": _TITLES[status]}
-    for status in (401, 403, 404, 413, 422, 429)
+    for status in (400, 401, 403, 404, 413, 422, 429)
 }
 
 

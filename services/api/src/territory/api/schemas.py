@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Generic, Literal, Self, TypeVar
 from uuid import UUID
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from territory.shared.events import UtcDatetime
 
 T = TypeVar("T")
 
@@ -186,7 +188,7 @@ class ClientSummary(BaseModel):
     parent_client_id: str | None
     aum_usd: float | None
     annual_revenue_usd: float | None
-    updated_at: datetime | None
+    updated_at: UtcDatetime | None
 
 
 class GoldenRecord(BaseModel):
@@ -210,14 +212,14 @@ class GoldenRecord(BaseModel):
     parent_client_id: str | None
     decision: str
     version: int
-    updated_at: datetime | None
+    updated_at: UtcDatetime | None
 
 
 class SourceRecord(BaseModel):
     source_key: str
     source_system: str
     source_id: str
-    updated_at: datetime | None
+    updated_at: UtcDatetime | None
     name: str | None = None
     parent_source_id: str | None = None
     country: str | None = None
@@ -241,8 +243,8 @@ class AssignmentRecord(BaseModel):
     reason: str
     trace: dict[str, Any] = Field(..., description="The rules engine's decision trace.")
     changed_by: str
-    effective_from: datetime
-    effective_to: datetime | None
+    effective_from: UtcDatetime
+    effective_to: UtcDatetime | None
     is_current: bool
 
 
@@ -311,8 +313,8 @@ class ConflictRecord(BaseModel):
     ruleset_version: str
     detail: str
     resolved: bool
-    first_seen_at: datetime
-    last_seen_at: datetime
+    first_seen_at: UtcDatetime
+    last_seen_at: UtcDatetime
 
 
 class DedupeReviewItem(BaseModel):
@@ -324,14 +326,14 @@ class DedupeReviewItem(BaseModel):
     best_confidence: float | None
     evidence: list[dict[str, Any]] | dict[str, Any]
     status: str
-    occurred_at: datetime
+    occurred_at: UtcDatetime
 
 
 class RulesetVersionSummary(BaseModel):
     version: str
     published_by: str
     comment: str | None
-    published_at: datetime
+    published_at: UtcDatetime
     active: bool
 
 
