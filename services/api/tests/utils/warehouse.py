@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
 from sqlalchemy import Engine, insert
 
@@ -43,6 +44,11 @@ REGION_ADVISORS = {
 REGION_TERRITORIES = {"NA": ["na-east", "na-west"], "EMEA": ["emea-uk"], "APAC": ["apac-sg"]}
 CLIENTS_PER_REGION = {"NA": 6, "EMEA": 4, "APAC": 2}
 NA_ONLY_ADVISOR = "nick@na.example"
+
+
+def eid(name: str) -> str:
+    """A deterministic event id (UUID text, as the loader writes them)."""
+    return str(uuid5(NAMESPACE_URL, name))
 
 
 def tax_id(client_id: str) -> str:
@@ -79,7 +85,7 @@ def _client_rows() -> list[dict[str, Any]]:
                     "territory_id": territories[i % len(territories)] if i != 2 else None,
                     "advisor_email": advisors[i % len(advisors)] if i != 2 else None,
                     "tier": "t1" if i <= 2 else "t2",
-                    "last_event_id": f"ev-{cid}",
+                    "last_event_id": eid(f"ev-{cid}"),
                     "occurred_at": NOW,
                     "loaded_at": LOADED,
                 }
@@ -175,7 +181,7 @@ def fill(engine: Engine) -> None:
                         "country": row["country"],
                         "tax_id": row["tax_id"],
                         "advisor_email_hint": row["advisor_email_hint"],
-                        "last_event_id": f"ev-stg-{key}",
+                        "last_event_id": eid(f"ev-stg-{key}"),
                         "occurred_at": NOW,
                         "loaded_at": LOADED,
                     }
@@ -189,9 +195,9 @@ def fill(engine: Engine) -> None:
             cid = row["client_id"]
             first = NOW - timedelta(days=20)
             second = NOW - timedelta(days=2)
-            facts.append(_fact(f"a1-{cid}", row, None, first, second, False, "2026.11.1"))
+            facts.append(_fact(eid(f"a1-{cid}"), row, None, first, second, False, "2026.11.1"))
             facts.append(
-                _fact(f"a2-{cid}", row, row["advisor_email"], second, None, True, "2026.11.2")
+                _fact(eid(f"a2-{cid}"), row, row["advisor_email"], second, None, True, "2026.11.2")
             )
         conn.execute(insert(wh.assignments_fact), facts)
         conn.execute(
@@ -227,7 +233,7 @@ def fill(engine: Engine) -> None:
             insert(wh.dedupe_review),
             [
                 {
-                    "event_id": f"rev-{cid}",
+                    "event_id": eid(f"rev-{cid}"),
                     "client_id": cid,
                     "source_key": f"csv:{cid}",
                     "client_name": f"Maybe {cid}",
@@ -269,7 +275,7 @@ def fill(engine: Engine) -> None:
                     "published_by": "ada@territory.test",
                     "comment": f"release {version}",
                     "published_at": NOW - timedelta(days=days),
-                    "event_id": f"ev-rs-{version}",
+                    "event_id": eid(f"ev-rs-{version}"),
                     "loaded_at": LOADED,
                 }
                 for version, days in (("2026.11.1", 20), ("2026.11.2", 2))
@@ -333,6 +339,6 @@ def _conflict(
         "resolved": False,
         "first_seen_at": NOW - timedelta(days=1),
         "last_seen_at": NOW,
-        "last_event_id": f"ev-{conflict_id}",
+        "last_event_id": eid(f"ev-{conflict_id}"),
         "loaded_at": LOADED,
     }
