@@ -15,6 +15,7 @@ export TERRITORY_LOG_JSON="${TERRITORY_LOG_JSON:-true}"
 # name | command | health URL
 SERVICES=(
   "ingestion|$bin/python -m territory.ingestion|http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/readyz"
+  "api|$bin/python -m territory.api|http://127.0.0.1:${TERRITORY_API__PORT:-8000}/readyz"
 )
 
 stop_all() {
@@ -65,9 +66,16 @@ curl -fsS -X POST --data-binary @data/sample/clients.csv -H 'content-type: text/
 sleep 1
 "$bin/territory" topics stats
 
+api="http://127.0.0.1:${TERRITORY_API__PORT:-8000}"
+token="$("$bin/territory" token --role TERRITORY_ADMIN --subject admin@territory.local)"
+
 cat <<EOF
 
 Territory Engine is running.
+  API (dashboard) $api/docs   (Authorize with the token below)
+  Dev token       export TOKEN=$token
+                  (8 h, TERRITORY_ADMIN; others: territory token --role CRM_ANALYST --region NA)
+  Try             curl -H "Authorization: Bearer \$TOKEN" $api/api/summary
   Ingestion API   http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/docs
   Kafka           127.0.0.1:9092   (territory topics stats)
   Logs            $logs/

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import subprocess
 import sys
@@ -291,3 +292,18 @@ async def test_ops_endpoints(client):
     metrics = await client.get("/metrics/")
     assert metrics.status_code == 200
     assert "territory_api_requests_total" in metrics.text
+
+
+async def test_a_warehouse_without_tables_is_a_503_problem(settings, runtime, tmp_path):
+    from territory.api.warehouse import make_engine
+
+    empty = make_engine(f"sqlite:///{tmp_path}/empty.db")
+    app = create_app(settings, manage_runtime=False)
+    app.state.runtime = dataclasses.replace(runtime, engine=empty)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+        response = await c.get("/api/clients", headers=bearer(token_for(Role.ADMIN)))
+    empty.dispose()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "client_dim" not in response.text

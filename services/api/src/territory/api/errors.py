@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from territory.api.security import AuthError
@@ -77,7 +78,7 @@ UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="territory", error="in
 # Documented on every protected route, so clients (and schemathesis) know the shapes.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM: {}}, "description": _TITLES[status]}
-    for status in (400, 401, 403, 404, 413, 422, 429)
+    for status in (400, 401, 403, 404, 413, 422, 429, 503)
 }
 
 
@@ -101,6 +102,15 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem(422, "the request does not match the API's schema", errors=errors)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _warehouse(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Unreachable, locked, or not migrated yet (the loader creates the tables): the
+        # caller may retry; operators get the detail in the log.
+        log.error("warehouse error on %s %s: %s", request.method, request.url.path, exc)
+        return problem(
+            503, "the warehouse is not available; retry later", headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
