@@ -307,3 +307,17 @@ async def test_a_warehouse_without_tables_is_a_503_problem(settings, runtime, tm
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert "client_dim" not in response.text
+
+
+def test_count_cache_expires():
+    from territory.api.counting import CountCache
+
+    cache = CountCache(ttl=5, max_entries=2)
+    cache.put("a", 10, now=0)
+    assert cache.get("a", now=4.9) == 10
+    assert cache.get("a", now=5.1) is None
+    cache.put("b", 1, now=0)
+    cache.put("c", 2, now=0)
+    cache.put("d", 3, now=0)
+    assert cache.get("b", now=1) is None  # bounded: the oldest entry went
+    assert CountCache(ttl=0).get("x") is None

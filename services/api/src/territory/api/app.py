@@ -91,6 +91,15 @@ def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app with settings from the environment (`uvicorn --factory`, and each worker)."""
+    from territory.shared.settings import load_settings
+
+    settings = load_settings(ApiSettings)
+    configure_logging("api", level=settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)
+
+
 def main() -> None:  # pragma: no cover - process entry point
     import uvicorn
 
@@ -98,10 +107,23 @@ def main() -> None:  # pragma: no cover - process entry point
 
     settings = load_settings(ApiSettings)
     configure_logging("api", level=settings.log_level, json_lines=settings.log_json)
+    options = settings.api
+    if options.workers > 1:
+        # Several processes share the port; each builds its app (and its runtime) itself.
+        uvicorn.run(
+            "territory.api.app:app_from_env",
+            factory=True,
+            host=options.host,
+            port=options.port,
+            workers=options.workers,
+            log_config=None,
+            access_log=False,
+        )
+        return
     uvicorn.run(
         create_app(settings),
-        host=settings.api.host,
-        port=settings.api.port,
+        host=options.host,
+        port=options.port,
         log_config=None,
         access_log=False,
     )

@@ -29,7 +29,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with Session(runtime.engine) as session:
+    with Session(runtime.engine, info={"count_cache": runtime.counts}) as session:
         yield session
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Engine
 
+from territory.api.counting import CountCache
 from territory.api.rules_client import RulesClient
 from territory.api.security import TokenVerifier
 from territory.api.settings import ApiSettings
@@ -33,6 +34,7 @@ class Runtime:
     verifier: TokenVerifier
     rules: RulesClient
     producer: str
+    counts: CountCache
 
 
 @asynccontextmanager
@@ -42,7 +44,7 @@ async def running(settings: ApiSettings, engine: Engine | None = None) -> AsyncI
     await broker.connect()
     rules = RulesClient(settings.api.rules_url, settings.api.rules_timeout_seconds)
     own_engine = engine is None
-    engine = engine if engine is not None else make_engine(settings.warehouse_url)
+    engine = engine if engine is not None else make_engine(settings.warehouse_url, settings.api)
     try:
         yield Runtime(
             settings=settings,
@@ -52,6 +54,7 @@ async def running(settings: ApiSettings, engine: Engine | None = None) -> AsyncI
             verifier=TokenVerifier(settings.auth),
             rules=rules,
             producer=producer_name(),
+            counts=CountCache(settings.api.count_cache_seconds),
         )
     finally:
         await rules.close()

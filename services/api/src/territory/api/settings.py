@@ -65,7 +65,11 @@ class ApiOptions(BaseModel):
     docs: bool | None = Field(
         None, description="Serve /docs and /openapi.json (default: off in production)."
     )
-    workers: int = Field(1, ge=1, le=64)
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
+    count_cache_seconds: float = Field(
+        5.0, ge=0, description="How old a list's `total` may be (0: always counted)."
+    )
+    db_pool_size: int = Field(16, ge=1, description="Warehouse connections per process.")
 
 
 class ApiSettings(ServiceSettings):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.orm import Session
 
+from territory.api.counting import CountCache
 from territory.api.deps import Page
 from territory.api.masking import Masker
 from territory.api.security import Principal
@@ -66,7 +67,17 @@ def fetch_page(
     """One page of rows and the total; `count` is the filtered statement without the joins
     that only decorate rows (cheaper to count)."""
     base = (count if count is not None else stmt).order_by(None).subquery()
-    total = session.scalar(select(func.count()).select_from(base)) or 0
+    count_stmt = select(func.count()).select_from(base)
+    cache: CountCache | None = session.info.get("count_cache")
+    key = None
+    if cache is not None and session.bind is not None:
+        compiled = count_stmt.compile(dialect=session.bind.dialect)
+        key = f"{compiled}|{sorted(compiled.params.items(), key=lambda kv: kv[0])!r}"
+    total = cache.get(key) if cache is not None and key is not None else None
+    if total is None:
+        total = int(session.scalar(count_stmt) or 0)
+        if cache is not None and key is not None:
+            cache.put(key, total)
     rows = list(session.execute(stmt.limit(page.limit).offset(page.offset)).mappings())
     return rows, int(total)
 
