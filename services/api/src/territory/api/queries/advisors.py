@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from territory.api.counting import cached
 from territory.api.deps import Page
 from territory.api.masking import Masker
 from territory.api.queries.clients import ClientFilters, list_clients
@@ -46,20 +47,30 @@ def resolve_advisor(session: Session, principal: Principal, secret: str, key: st
 def _client_counts(
     session: Session, principal: Principal, emails: list[str]
 ) -> dict[str, dict[str | None, int]]:
-    counts: dict[str, dict[str | None, int]] = defaultdict(dict)
-    if not emails:
+    """Live clients per advisor and tier, within the caller's regions: one grouped scan
+    for all advisors, shared for a few seconds by the callers of the same scope."""
+    region_scope = principal.region_scope
+    key = f"advisor-client-counts|{sorted(region_scope) if region_scope is not None else '*'}"
+
+    def compute() -> dict[str, dict[str | None, int]]:
+        stmt = (
+            select(c.c.advisor_email, c.c.tier, func.count())
+            .where(c.c.advisor_email.is_not(None), c.c.retired.is_(False))
+            .group_by(c.c.advisor_email, c.c.tier)
+        )
+        scope = in_scope(principal, c.c.region)
+        if scope is not None:
+            stmt = stmt.where(scope)
+        counts: dict[str, dict[str | None, int]] = {}
+        for email, tier, n in session.execute(stmt):
+            counts.setdefault(email, {})[tier] = int(n)
         return counts
-    stmt = (
-        select(c.c.advisor_email, c.c.tier, func.count())
-        .where(c.c.advisor_email.in_(emails), c.c.retired.is_(False))
-        .group_by(c.c.advisor_email, c.c.tier)
-    )
-    scope = in_scope(principal, c.c.region)
-    if scope is not None:
-        stmt = stmt.where(scope)
-    for email, tier, n in session.execute(stmt):
-        counts[email][tier] = int(n)
-    return counts
+
+    every = cached(session, key, compute)
+    out: dict[str, dict[str | None, int]] = defaultdict(dict)
+    for email in emails:
+        out[email] = dict(every.get(email, {}))
+    return out
 
 
 def _territories(session: Session, principal: Principal, emails: list[str]) -> dict[str, list[str]]:

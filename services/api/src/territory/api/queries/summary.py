@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from territory.api.counting import cached
 from territory.api.queries.common import in_scope, scoped, visible_advisor_emails
 from territory.api.queries.conflicts import conflict_scope
 from territory.api.queries.rulesets import active_version
@@ -18,6 +19,13 @@ c = wh.client_dim
 
 
 def summary(session: Session, principal: Principal, *, sees_dedupe: bool) -> Summary:
+    """The figures, computed at most once per cache period for each scope."""
+    scope = principal.region_scope
+    key = f"summary|{sorted(scope) if scope is not None else '*'}|{sees_dedupe}"
+    return cached(session, key, lambda: _summary(session, principal, sees_dedupe=sees_dedupe))
+
+
+def _summary(session: Session, principal: Principal, *, sees_dedupe: bool) -> Summary:
     live = c.c.retired.is_(False)
     by_region = session.execute(
         scoped(

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from territory.api.counting import cached
 from territory.api.deps import Page
 from territory.api.masking import Masker
 from territory.api.queries.common import fetch_page, order_by, scoped
@@ -28,13 +29,20 @@ TERRITORY_SORTS = {
     "tier": t.c.tier,
 }
 
-# Client count per territory: an index range scan on CLIENT_DIM(territory_id).
-_client_count = (
-    select(func.count())
-    .select_from(c)
-    .where(c.c.territory_id == t.c.territory_id, c.c.retired.is_(False))
-    .scalar_subquery()
-)
+
+def client_counts(session: Session) -> dict[str, int]:
+    """Live clients per territory: one grouped scan, shared by every caller for a few
+    seconds (a territory is visible whole or not at all, so the counts need no scope)."""
+
+    def compute() -> dict[str, int]:
+        rows = session.execute(
+            select(c.c.territory_id, func.count())
+            .where(c.c.retired.is_(False), c.c.territory_id.is_not(None))
+            .group_by(c.c.territory_id)
+        )
+        return {str(tid): int(n) for tid, n in rows}
+
+    return cached(session, "territory-client-counts", compute)
 
 
 def _advisors(session: Session, mask: Masker, ids: list[str]) -> dict[str, list[AdvisorRef]]:
@@ -54,7 +62,7 @@ def _advisors(session: Session, mask: Masker, ids: list[str]) -> dict[str, list[
     return out
 
 
-def _summary(row: Any, advisors: list[AdvisorRef]) -> dict[str, Any]:
+def _summary(row: Any, advisors: list[AdvisorRef], count: int) -> dict[str, Any]:
     return {
         "territory_id": row["territory_id"],
         "name": row["name"],
@@ -64,7 +72,7 @@ def _summary(row: Any, advisors: list[AdvisorRef]) -> dict[str, Any]:
         "active": bool(row["active"]),
         "ruleset_version": row["ruleset_version"],
         "advisors": advisors,
-        "client_count": int(row["client_count"] or 0),
+        "client_count": count,
     }
 
 
@@ -93,13 +101,17 @@ def list_territories(
     if q:
         conditions.append(t.c.name.ilike(f"%{q}%") | t.c.territory_id.ilike(f"%{q}%"))
     base = scoped(select(t.c.territory_id).where(*conditions), principal, t.c.region)
-    stmt = scoped(
-        select(t, _client_count.label("client_count")).where(*conditions), principal, t.c.region
-    )
+    stmt = scoped(select(t).where(*conditions), principal, t.c.region)
     stmt = order_by(stmt, sort, TERRITORY_SORTS, "territory_id", t.c.territory_id)
     rows, total = fetch_page(session, stmt, page, base)
     advisors = _advisors(session, mask, [r["territory_id"] for r in rows])
-    items = [TerritorySummary(**_summary(r, advisors[r["territory_id"]])) for r in rows]
+    counts = client_counts(session)
+    items = [
+        TerritorySummary(
+            **_summary(r, advisors[r["territory_id"]], counts.get(r["territory_id"], 0))
+        )
+        for r in rows
+    ]
     return items, total
 
 
@@ -107,7 +119,7 @@ def territory_detail(
     session: Session, principal: Principal, mask: Masker, territory_id: str
 ) -> TerritoryDetail | None:
     stmt = scoped(
-        select(t, _client_count.label("client_count")).where(t.c.territory_id == territory_id),
+        select(t).where(t.c.territory_id == territory_id),
         principal,
         t.c.region,
     )
@@ -122,7 +134,7 @@ def territory_detail(
         .order_by(c.c.tier)
     ).all()
     return TerritoryDetail(
-        **_summary(row, advisors),
+        **_summary(row, advisors, client_counts(session).get(territory_id, 0)),
         clients_by_tier=[TierCount(tier=tier, clients=int(n)) for tier, n in tiers],
     )
 
