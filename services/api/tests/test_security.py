@@ -321,3 +321,51 @@ def test_count_cache_expires():
     cache.put("d", 3, now=0)
     assert cache.get("b", now=1) is None  # bounded: the oldest entry went
     assert CountCache(ttl=0).get("x") is None
+
+
+def test_tokens_from_an_oidc_provider_via_its_jwks_url():
+    """The production path: RS256 tokens checked against the provider's JWKS document,
+    served here by a real HTTP server on loopback."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    document = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = AuthSettings(
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            algorithms=["RS256"],
+            jwks_url=f"http://127.0.0.1:{server.server_address[1]}/jwks.json",
+        )
+        verifier = TokenVerifier(settings)
+        good = jwt.encode(_claims(), private, algorithm="RS256", headers={"kid": "k1"})
+        assert verifier.verify(good).roles == {Role.CRM_ANALYST}
+        unknown_kid = jwt.encode(_claims(), private, algorithm="RS256", headers={"kid": "k2"})
+        with pytest.raises(AuthError, match="signing key"):
+            verifier.verify(unknown_kid)
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        forged = jwt.encode(_claims(), other, algorithm="RS256", headers={"kid": "k1"})
+        with pytest.raises(AuthError):
+            verifier.verify(forged)
+        # The production settings accept a JWKS configuration without a shared secret.
+        ApiSettings(environment="production", secret_key=REAL, auth=settings)
+    finally:
+        server.shutdown()
+        server.server_close()
