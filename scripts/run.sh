@@ -18,6 +18,7 @@ SERVICES=(
   "rules|$bin/python -m territory.rules|http://127.0.0.1:${TERRITORY_RULES__PORT:-8003}/readyz"
   "loader|$bin/python -m territory.loader|http://127.0.0.1:${TERRITORY_LOADER__PORT:-8004}/readyz"
   "dedupe|$bin/python -m territory.dedupe|http://127.0.0.1:${TERRITORY_DEDUPE__PORT:-8002}/readyz"
+  "api|$bin/python -m territory.api|http://127.0.0.1:${TERRITORY_API__PORT:-8000}/readyz"
 )
 
 stop_all() {
@@ -69,9 +70,16 @@ curl -fsS -X POST --data-binary @data/sample/clients.csv -H 'content-type: text/
 sleep 1
 "$bin/territory" topics stats
 
+api="http://127.0.0.1:${TERRITORY_API__PORT:-8000}"
+token="$("$bin/territory" token --role TERRITORY_ADMIN --subject admin@territory.local)"
+
 cat <<EOF
 
 Territory Engine is running.
+  API (dashboard) $api/docs   (Authorize with the token below)
+  Dev token       export TOKEN=$token
+                  (8 h, TERRITORY_ADMIN; others: territory token --role CRM_ANALYST --region NA)
+  Try             curl -H "Authorization: Bearer \$TOKEN" $api/api/summary
   Ingestion API   http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/docs
   Rules API       http://127.0.0.1:${TERRITORY_RULES__PORT:-8003}/docs   (active ruleset, preview)
   Kafka           127.0.0.1:9092   (territory topics stats)

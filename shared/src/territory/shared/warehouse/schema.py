@@ -290,6 +290,8 @@ assignments_fact = Table(
     Column("loaded_at", Timestamp, nullable=False),
     Index(None, "client_id", "effective_from"),
     Index(None, "is_current", "territory_id"),
+    # Newest first (the API's assignment feed), the trend chart and "changes in 7 days".
+    Index(None, "effective_from"),
     schema=CORE_ASSIGNMENTS,
     comment="Assignment history (SCD2): one row per assignment.changed.",
 )

@@ -1,0 +1,129 @@
+"""The API's FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import make_asgi_app
+
+from territory.api import errors
+from territory.api.middleware import BodySizeLimit, Metrics, RateLimit, TokenBucketLimiter
+from territory.api.routes import (
+    advisors,
+    assignments,
+    clients,
+    conflicts,
+    dedupe,
+    ops,
+    rulesets,
+    summary,
+    territories,
+)
+from territory.api.runtime import running
+from territory.api.settings import ApiSettings
+from territory.shared.log import configure_logging
+
+DESCRIPTION = """Read and admin API over the Territory Engine warehouse, for the dashboard.
+
+Every `/api` route needs an OAuth2 bearer JWT (any OIDC provider; in development
+`territory token --role CRM_ANALYST --region NA` prints one). Roles: TERRITORY_ADMIN,
+DATA_ENGINEER, CRM_ANALYST, SALES_LEADERSHIP; SALES_LEADERSHIP sees only the regions in
+its token, and PII (tax ids, e-mails) is masked for roles that may not see it. Actions are
+published as events (202 with the event id): the API never writes an assignment itself.
+Errors are `application/problem+json`."""
+
+
+def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI:
+    """`manage_runtime=False`: the caller sets `app.state.runtime` (tests share one)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not manage_runtime:
+            yield
+            return
+        async with running(settings) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="Territory Engine API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    errors.install(app)
+    for module in (
+        ops,
+        summary,
+        territories,
+        clients,
+        advisors,
+        assignments,
+        conflicts,
+        dedupe,
+        rulesets,
+    ):
+        app.include_router(module.router)
+    app.mount("/metrics", make_asgi_app())
+
+    options = settings.api
+    # Outermost first: metrics see every answer, including 413 and 429.
+    app.add_middleware(BodySizeLimit, max_bytes=options.max_request_bytes)
+    app.add_middleware(
+        RateLimit,
+        limiter=TokenBucketLimiter(options.rate_limit_per_second, options.rate_limit_burst),
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=options.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type"],
+        max_age=600,
+    )
+    app.add_middleware(Metrics)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app with settings from the environment (`uvicorn --factory`, and each worker)."""
+    from territory.shared.settings import load_settings
+
+    settings = load_settings(ApiSettings)
+    configure_logging("api", level=settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)
+
+
+def main() -> None:  # pragma: no cover - process entry point
+    import uvicorn
+
+    from territory.shared.settings import load_settings
+
+    settings = load_settings(ApiSettings)
+    configure_logging("api", level=settings.log_level, json_lines=settings.log_json)
+    options = settings.api
+    if options.workers > 1:
+        # Several processes share the port; each builds its app (and its runtime) itself.
+        uvicorn.run(
+            "territory.api.app:app_from_env",
+            factory=True,
+            host=options.host,
+            port=options.port,
+            workers=options.workers,
+            log_config=None,
+            access_log=False,
+        )
+        return
+    uvicorn.run(
+        create_app(settings),
+        host=options.host,
+        port=options.port,
+        log_config=None,
+        access_log=False,
+    )

@@ -1,0 +1,322 @@
+"""Golden clients: the list with the dashboard's filters, detail with lineage and history,
+and the organisation hierarchy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from territory.api.deps import Page
+from territory.api.masking import Masker
+from territory.api.queries.assignments import assignment_columns, assignment_record
+from territory.api.queries.common import fetch_page, in_scope, order_by, scoped, visible_clients
+from territory.api.schemas import (
+    ClientDetail,
+    ClientSummary,
+    GoldenRecord,
+    HierarchyNode,
+    SourceRecord,
+)
+from territory.api.security import Principal
+from territory.shared.warehouse import schema as wh
+
+c = wh.client_dim
+a = wh.advisor_dim
+
+CLIENT_SORTS = {
+    "name": c.c.name,
+    "region": c.c.region,
+    "segment": c.c.segment,
+    "tier": c.c.tier,
+    "territory_id": c.c.territory_id,
+    "aum_usd": c.c.aum_usd,
+    "updated_at": c.c.updated_at,
+    "client_id": c.c.client_id,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFilters:
+    region: str | None = None
+    segment: str | None = None
+    tier: str | None = None
+    territory_id: str | None = None
+    advisor_email: str | None = None
+    q: str | None = None
+    parent_client_id: str | None = None
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def client_summary(row: Any, mask: Masker) -> ClientSummary:
+    return ClientSummary(
+        client_id=row["client_id"],
+        name=row["name"],
+        region=row["region"],
+        segment=row["segment"],
+        country=row["country"],
+        tier=row["tier"],
+        territory_id=row["territory_id"],
+        advisor=mask.advisor(row["advisor_email"], row["advisor_name"]),
+        parent_client_id=row["parent_client_id"],
+        aum_usd=_num(row["aum_usd"]),
+        annual_revenue_usd=_num(row["annual_revenue_usd"]),
+        updated_at=row["updated_at"],
+    )
+
+
+def visible_parent(principal: Principal) -> ColumnElement[Any]:
+    """The parent id, or null when the parent lies outside the caller's regions."""
+    if principal.region_scope is None:
+        return c.c.parent_client_id.label("parent_client_id")
+    parent = c.alias("parent")
+    visible = scoped(select(parent.c.client_id), principal, parent.c.region).where(
+        parent.c.client_id == c.c.parent_client_id
+    )
+    return case((visible.exists(), c.c.parent_client_id), else_=None).label("parent_client_id")
+
+
+def _summary_select(principal: Principal) -> Select[Any]:
+    return select(
+        c.c.client_id,
+        c.c.name,
+        c.c.region,
+        c.c.segment,
+        c.c.country,
+        c.c.tier,
+        c.c.territory_id,
+        c.c.advisor_email,
+        a.c.name.label("advisor_name"),
+        visible_parent(principal),
+        c.c.aum_usd,
+        c.c.annual_revenue_usd,
+        c.c.updated_at,
+    ).select_from(c.outerjoin(a, a.c.advisor_email == c.c.advisor_email))
+
+
+def _filters(f: ClientFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [c.c.retired.is_(False)]
+    if f.region:
+        conditions.append(c.c.region == f.region.upper())
+    if f.segment:
+        conditions.append(c.c.segment == f.segment)
+    if f.tier:
+        conditions.append(c.c.tier == f.tier)
+    if f.territory_id:
+        conditions.append(c.c.territory_id == f.territory_id)
+    if f.advisor_email:
+        conditions.append(c.c.advisor_email == f.advisor_email)
+    if f.parent_client_id:
+        conditions.append(c.c.parent_client_id == f.parent_client_id)
+    if f.q:
+        conditions.append(c.c.name.ilike(f"%{_escape_like(f.q)}%", escape="\\"))
+    return conditions
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_clients(
+    session: Session,
+    principal: Principal,
+    mask: Masker,
+    filters: ClientFilters,
+    page: Page,
+    sort: str | None,
+) -> tuple[list[ClientSummary], int]:
+    conditions = _filters(filters)
+    stmt = scoped(_summary_select(principal).where(*conditions), principal, c.c.region)
+    stmt = order_by(stmt, sort, CLIENT_SORTS, "name", c.c.client_id)
+    count = scoped(select(c.c.client_id).where(*conditions), principal, c.c.region)
+    rows, total = fetch_page(session, stmt, page, count)
+    return [client_summary(r, mask) for r in rows], total
+
+
+def client_detail(
+    session: Session, principal: Principal, mask: Masker, client_id: str
+) -> ClientDetail | None:
+    golden_stmt = scoped(
+        select(c, a.c.name.label("hint_advisor_name"), visible_parent(principal).label("parent"))
+        .select_from(c.outerjoin(a, a.c.advisor_email == c.c.advisor_email_hint))
+        .where(c.c.client_id == client_id),
+        principal,
+        c.c.region,
+    )
+    row = session.execute(golden_stmt).mappings().first()
+    if row is None:
+        return None
+    golden = GoldenRecord(
+        client_id=row["client_id"],
+        name=row["name"],
+        segment=row["segment"],
+        region=row["region"],
+        country=row["country"],
+        state=row["state"],
+        city=row["city"],
+        postal_code=row["postal_code"],
+        address=row["address"],
+        aum_usd=_num(row["aum_usd"]),
+        annual_revenue_usd=_num(row["annual_revenue_usd"]),
+        employee_count=row["employee_count"],
+        industry=row["industry"],
+        website=row["website"],
+        lei=row["lei"],
+        tax_id=mask.tax_id(row["tax_id"]),
+        advisor_hint=mask.advisor(row["advisor_email_hint"], row["hint_advisor_name"]),
+        parent_client_id=row["parent"],
+        decision=row["decision"],
+        version=row["version"],
+        updated_at=row["updated_at"],
+    )
+    src = wh.client_source_record
+    stg = wh.clients_staging
+    sources = (
+        session.execute(
+            select(
+                src.c.source_key,
+                src.c.source_system,
+                src.c.source_id,
+                src.c.updated_at,
+                stg.c.name,
+                stg.c.parent_source_id,
+                stg.c.country,
+                stg.c.tax_id,
+                stg.c.lei,
+                stg.c.advisor_email_hint,
+            )
+            .select_from(src.outerjoin(stg, stg.c.source_key == src.c.source_key))
+            .where(src.c.client_id == client_id)
+            .order_by(src.c.source_key)
+            .limit(500)
+        )
+        .mappings()
+        .all()
+    )
+    mask.forbid([row["tax_id"], *(s["tax_id"] for s in sources)])
+    source_records = [
+        SourceRecord(
+            source_key=s["source_key"],
+            source_system=s["source_system"],
+            source_id=s["source_id"],
+            updated_at=s["updated_at"],
+            name=s["name"],
+            parent_source_id=s["parent_source_id"],
+            country=s["country"],
+            tax_id=mask.tax_id(s["tax_id"]),
+            lei=s["lei"],
+            advisor_hint=mask.advisor(s["advisor_email_hint"]),
+        )
+        for s in sources
+    ]
+    f = wh.assignments_fact
+    history_rows = session.execute(
+        select(*assignment_columns())
+        .select_from(f)
+        .where(f.c.client_id == client_id)
+        .order_by(f.c.effective_from.desc(), f.c.event_id)
+        .limit(200)
+    ).mappings()
+    history = [assignment_record(h, mask) for h in history_rows]
+    current = next((h for h in history if h.is_current), None)
+    return ClientDetail(
+        golden=golden,
+        source_records=source_records,
+        current_assignment=current,
+        history=history,
+        masked=mask.masked_fields,
+    )
+
+
+def hierarchy(
+    session: Session,
+    principal: Principal,
+    mask: Masker,
+    *,
+    parent_id: str | None,
+    q: str | None,
+    page: Page,
+) -> tuple[list[HierarchyNode], int] | None:
+    """One level of the tree: the roots, the children of `parent_id`, or (with `q`) the
+    clients whose name matches, each with its path from the root. A parent outside the
+    caller's regions is not shown: its visible subsidiaries appear as roots instead.
+    None: `parent_id` is not visible to the caller."""
+    scope = in_scope(principal, c.c.region)
+    visible = visible_clients(principal).where(c.c.retired.is_(False))
+    child = c.alias("child")
+    child_count = (
+        select(func.count())
+        .select_from(child)
+        .where(child.c.parent_client_id == c.c.client_id, child.c.retired.is_(False))
+    )
+    if scope is not None:
+        child_count = child_count.where(child.c.region.in_(sorted(principal.region_scope or ())))
+    stmt = _summary_select(principal).add_columns(
+        child_count.scalar_subquery().label("child_count")
+    )
+    conditions: list[ColumnElement[bool]] = [c.c.retired.is_(False)]
+    if scope is not None:
+        conditions.append(scope)
+    if q:
+        conditions.append(c.c.name.ilike(f"%{_escape_like(q)}%", escape="\\"))
+        if parent_id:
+            conditions.append(c.c.parent_client_id == parent_id)
+    elif parent_id:
+        exists = session.scalar(visible.where(c.c.client_id == parent_id))
+        if exists is None:
+            return None
+        conditions.append(c.c.parent_client_id == parent_id)
+    else:
+        conditions.append(
+            or_(
+                c.c.parent_client_id.is_(None),
+                c.c.parent_client_id.not_in(visible.scalar_subquery()),
+            )
+        )
+    stmt = stmt.where(and_(*conditions)).order_by(c.c.name, c.c.client_id)
+    count = select(c.c.client_id).where(and_(*conditions))
+    rows, total = fetch_page(session, stmt, page, count)
+    nodes = []
+    for r in rows:
+        summary = client_summary(r, mask)
+        path = _path(session, principal, r["parent_client_id"]) if q else []
+        nodes.append(
+            HierarchyNode(
+                client_id=summary.client_id,
+                name=summary.name,
+                region=summary.region,
+                segment=summary.segment,
+                tier=summary.tier,
+                territory_id=summary.territory_id,
+                advisor=summary.advisor,
+                parent_client_id=summary.parent_client_id,
+                child_count=int(r["child_count"] or 0),
+                path=path,
+            )
+        )
+    return nodes, total
+
+
+def _path(session: Session, principal: Principal, parent_id: str | None) -> list[str]:
+    """Ancestors from the root down, stopping at the first one the caller may not see."""
+    path: list[str] = []
+    seen: set[str] = set()
+    while parent_id and parent_id not in seen and len(path) < 50:
+        seen.add(parent_id)
+        row = session.execute(
+            scoped(
+                select(c.c.client_id, c.c.parent_client_id).where(c.c.client_id == parent_id),
+                principal,
+                c.c.region,
+            )
+        ).first()
+        if row is None:
+            break
+        path.append(row.client_id)
+        parent_id = row.parent_client_id
+    return list(reversed(path))

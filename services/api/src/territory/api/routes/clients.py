@@ -1,0 +1,98 @@
+"""Golden clients: list with filters, hierarchy, detail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from territory.api.deps import (
+    PageDep,
+    Reader,
+    RuntimeDep,
+    Search,
+    SessionDep,
+    ShortText,
+    masker_for,
+    not_found,
+)
+from territory.api.errors import PROBLEM_RESPONSES
+from territory.api.queries import advisors as advisor_queries
+from territory.api.queries import clients as queries
+from territory.api.queries.common import sort_pattern
+from territory.api.schemas import ClientDetail, ClientSummary, HierarchyNode, Paged
+
+router = APIRouter(prefix="/api/clients", tags=["clients"], responses=PROBLEM_RESPONSES)
+
+ClientId = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+@router.get("", summary="Golden clients (filters: region, segment, tier, territory, advisor, name)")
+def list_clients(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: Reader,
+    page: PageDep,
+    region: ShortText = None,
+    segment: ShortText = None,
+    tier: ShortText = None,
+    territory: ShortText = None,
+    advisor: Annotated[
+        str | None,
+        Query(min_length=1, max_length=320, description="advisor_id (or e-mail, if you see them)"),
+    ] = None,
+    q: Search = None,
+    sort: Annotated[str | None, Query(pattern=sort_pattern(list(queries.CLIENT_SORTS)))] = None,
+) -> Paged[ClientSummary]:
+    mask = masker_for(runtime, principal)
+    advisor_email = None
+    if advisor is not None:
+        advisor_email = advisor_queries.resolve_advisor(session, principal, mask.secret, advisor)
+        if advisor_email is None:
+            return Paged(items=[], total=0, limit=page.limit, offset=page.offset)
+    filters = queries.ClientFilters(
+        region=region,
+        segment=segment,
+        tier=tier,
+        territory_id=territory,
+        advisor_email=advisor_email,
+        q=q,
+    )
+    items, total = queries.list_clients(session, principal, mask, filters, page, sort)
+    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/hierarchy",
+    summary="Organisation → subsidiary tree, one level at a time (roots, children, or search)",
+)
+def client_hierarchy(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: Reader,
+    page: PageDep,
+    parent_id: Annotated[
+        str | None, Query(min_length=1, max_length=128, description="Expand this client.")
+    ] = None,
+    q: Search = None,
+) -> Paged[HierarchyNode]:
+    result = queries.hierarchy(
+        session, principal, masker_for(runtime, principal), parent_id=parent_id, q=q, page=page
+    )
+    if result is None:
+        raise not_found("client")
+    items, total = result
+    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/{client_id}",
+    summary="Golden record, source records, current assignment with its trace, history",
+)
+def get_client(
+    client_id: ClientId, session: SessionDep, runtime: RuntimeDep, principal: Reader
+) -> ClientDetail:
+    detail = queries.client_detail(session, principal, masker_for(runtime, principal), client_id)
+    if detail is None:
+        raise not_found("client")
+    return detail
