@@ -238,6 +238,10 @@ async def test_ruleset_that_causes_a_refusing_conflict_is_not_activated(rules_se
         assert service.active.version == "t1"
         await settle()
         assert len(await assignments(rules_settings, expect=4, timeout=2)) == 3
+    # a restart does not activate the refused ruleset either (it is the last one published)
+    async with running(rules_settings, subscribe=False) as service:
+        assert service.active.version == "t1"
+    assert len(await assignments(rules_settings, expect=4, timeout=2)) == 3
 
 
 async def test_restart_mid_replay_finishes_without_duplicates(rules_settings, publish, monkeypatch):
