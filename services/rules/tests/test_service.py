@@ -323,6 +323,8 @@ async def test_preview_over_http_publishes_nothing(rules_settings, publish):
             active = (await client.get("/v1/ruleset")).json()
             assert (active["version"], active["clients"], active["assigned"]) == ("t1", 7, 6)
             assert active["document"]["territories"][0]["id"] == "NA"
+            assert active["last_replay"]["run_id"].startswith("replay:startup")
+            assert active["last_replay"]["clients"] == 7
             assert (await client.get("/readyz")).status_code == 200
         await settle()
         assert len(await assignments(rules_settings, expect=7, timeout=2)) == 6

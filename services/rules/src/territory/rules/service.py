@@ -80,6 +80,7 @@ class ActiveRuleset(BaseModel):
     last_refusal: str | None = Field(
         None, description="Why the last published ruleset was refused."
     )
+    last_replay: ReplayReport | None = Field(None, description="The last reassignment run.")
     document: dict[str, Any]
 
 
@@ -104,7 +105,8 @@ class ReplayReport(BaseModel):
     clients: int
     moved: int
     conflicts: int
-    held_back: list[str] = Field(default_factory=list)
+    held_back: int = Field(0, description="Moves the churn guard held back.")
+    held_back_clients: list[str] = Field(default_factory=list, description="First 1,000.")
     seconds: float
 
 
@@ -157,6 +159,7 @@ class RulesService:
                 "clients": len(self.book.clients),
                 "assigned": len(self.book.placements),
                 "open_conflicts": len(self.book.open_conflicts),
+                "last_replay": self.last_replay,
             }
         )
 
@@ -396,11 +399,12 @@ class RulesService:
             clients=len(order),
             moved=moved,
             conflicts=conflicts,
-            held_back=held,
+            held_back=len(held),
+            held_back_clients=held[:1000],
             seconds=round(time.perf_counter() - started, 3),
         )
         self.last_replay = report
-        log.info("replay done", extra=report.model_dump(exclude={"held_back"}))
+        log.info("replay done", extra=report.model_dump(exclude={"held_back_clients"}))
         if held:
             log.warning("churn guard held back moves", extra={"held_back": len(held)})
         return report
@@ -512,3 +516,6 @@ async def read_all(
                     pending.discard(tp)
     finally:
         await consumer.stop()
+
+
+ActiveRuleset.model_rebuild()
