@@ -238,6 +238,10 @@ async def test_ruleset_that_causes_a_refusing_conflict_is_not_activated(rules_se
         assert service.active.version == "t1"
         await settle()
         assert len(await assignments(rules_settings, expect=4, timeout=2)) == 3
+    # a restart does not activate the refused ruleset either (it is the last one published)
+    async with running(rules_settings, subscribe=False) as service:
+        assert service.active.version == "t1"
+    assert len(await assignments(rules_settings, expect=4, timeout=2)) == 3
 
 
 async def test_restart_mid_replay_finishes_without_duplicates(rules_settings, publish, monkeypatch):
@@ -319,6 +323,8 @@ async def test_preview_over_http_publishes_nothing(rules_settings, publish):
             active = (await client.get("/v1/ruleset")).json()
             assert (active["version"], active["clients"], active["assigned"]) == ("t1", 7, 6)
             assert active["document"]["territories"][0]["id"] == "NA"
+            assert active["last_replay"]["run_id"].startswith("replay:startup")
+            assert active["last_replay"]["clients"] == 7
             assert (await client.get("/readyz")).status_code == 200
         await settle()
         assert len(await assignments(rules_settings, expect=7, timeout=2)) == 6

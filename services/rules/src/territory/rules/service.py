@@ -56,6 +56,7 @@ from territory.shared.events import (
     RejectReason,
     RulesCommanded,
     RulesetPublished,
+    RulesetRelease,
 )
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class ActiveRuleset(BaseModel):
     last_refusal: str | None = Field(
         None, description="Why the last published ruleset was refused."
     )
+    last_replay: ReplayReport | None = Field(None, description="The last reassignment run.")
     document: dict[str, Any]
 
 
@@ -103,7 +105,8 @@ class ReplayReport(BaseModel):
     clients: int
     moved: int
     conflicts: int
-    held_back: list[str] = Field(default_factory=list)
+    held_back: int = Field(0, description="Moves the churn guard held back.")
+    held_back_clients: list[str] = Field(default_factory=list, description="First 1,000.")
     seconds: float
 
 
@@ -156,6 +159,7 @@ class RulesService:
                 "clients": len(self.book.clients),
                 "assigned": len(self.book.placements),
                 "open_conflicts": len(self.book.open_conflicts),
+                "last_replay": self.last_replay,
             }
         )
 
@@ -166,22 +170,15 @@ class RulesService:
         kafka = self.settings.kafka
         topics = kafka.topics
         started = time.perf_counter()
+        releases: list[tuple[int, RulesetRelease, Engine]] = []
         async for rec in read_all(kafka.bootstrap_servers, topics.ruleset_published):
             try:
-                release = RulesetPublished.model_validate_json(rec.value or b"")
-                ruleset = parse_ruleset(release.payload.document)
-                Engine(ruleset)
+                event = RulesetPublished.model_validate_json(rec.value or b"")
+                engine = Engine(parse_ruleset(event.payload.document))
             except (ValidationError, RulesetError):
                 continue  # refused when it was published; the previous one stays active
-            self._activate(
-                ruleset,
-                source=f"ruleset.published@{rec.offset}",
-                published_by=release.payload.published_by,
-            )
+            releases.append((rec.offset, event.payload, engine))
             self.ruleset_offset = rec.offset
-        if self.engine is None:
-            path = self.settings.rules.initial_ruleset
-            self._activate(load_ruleset(path), source=str(path), published_by=None)
         async for rec in read_all(kafka.bootstrap_servers, topics.client_deduplicated):
             try:
                 golden = ClientDeduplicated.model_validate_json(rec.value or b"").payload
@@ -212,6 +209,22 @@ class RulesService:
             conflict = ConflictDetected.model_validate_json(rec.value or b"").payload
             if conflict.action != ConflictAction.REFUSE_RULESET:  # about a refused candidate
                 self.book.note_conflict(conflict)
+        # The active ruleset is the last valid one that its conflict policy does not
+        # refuse on the current state (refusals are not recorded on the ruleset topic).
+        for offset, payload, engine in reversed(releases):
+            if await self._refusals(engine):
+                log.warning("skipping refused ruleset", extra={"version": engine.version})
+                continue
+            self._activate(
+                engine.ruleset,
+                source=f"ruleset.published@{offset}",
+                published_by=payload.published_by,
+                engine=engine,
+            )
+            break
+        if self.engine is None:
+            path = self.settings.rules.initial_ruleset
+            self._activate(load_ruleset(path), source=str(path), published_by=None)
         log.info(
             "state rebuilt",
             extra={
@@ -280,16 +293,7 @@ class RulesService:
             await self._refuse(release.version, str(exc), exc.problems)
             return
         async with self.lock:
-            refusals: list[Conflict] = []  # conflicts of the candidate, ids prefixed
-            if any(
-                ruleset.conflict_policy(kind).action == ConflictAction.REFUSE_RULESET
-                for kind in ConflictKind
-            ):
-                # Try the ruleset on a copy first: it may only be activated if it causes
-                # no conflict whose configured action is to refuse it.
-                candidate = self.book.copy()
-                await asyncio.to_thread(replay, candidate, engine, changed_by="check")
-                refusals = refusing_conflicts(candidate, engine)
+            refusals = await self._refusals(engine)
             if refusals:
                 self.ruleset_offset = offset
                 await self._publish_conflicts(refusals)
@@ -308,6 +312,18 @@ class RulesService:
         if release.replay:
             await self.reassign(changed_by=f"replay:{ruleset.version}")
         self.ruleset_offset = offset
+
+    async def _refusals(self, engine: Engine) -> list[Conflict]:
+        """Conflicts (ids prefixed) that make the engine's own policy refuse its ruleset
+        on the current state; tried on a copy, only when such a policy exists."""
+        if not any(
+            engine.ruleset.conflict_policy(kind).action == ConflictAction.REFUSE_RULESET
+            for kind in ConflictKind
+        ):
+            return []
+        candidate = self.book.copy()
+        await asyncio.to_thread(replay, candidate, engine, changed_by="check")
+        return refusing_conflicts(candidate, engine)
 
     async def _refuse(self, version: str, why: str, problems: list[tuple[str, str]]) -> None:
         log.error("ruleset refused", extra={"version": version, "why": why})
@@ -383,11 +399,12 @@ class RulesService:
             clients=len(order),
             moved=moved,
             conflicts=conflicts,
-            held_back=held,
+            held_back=len(held),
+            held_back_clients=held[:1000],
             seconds=round(time.perf_counter() - started, 3),
         )
         self.last_replay = report
-        log.info("replay done", extra=report.model_dump(exclude={"held_back"}))
+        log.info("replay done", extra=report.model_dump(exclude={"held_back_clients"}))
         if held:
             log.warning("churn guard held back moves", extra={"held_back": len(held)})
         return report
@@ -499,3 +516,6 @@ async def read_all(
                     pending.discard(tp)
     finally:
         await consumer.stop()
+
+
+ActiveRuleset.model_rebuild()
