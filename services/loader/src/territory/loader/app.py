@@ -39,9 +39,15 @@ def create_app(settings: LoaderSettings) -> AsgiFastStream:
         await asyncio.to_thread(loader.engine.dispose)
         log.info("loader stopped", extra={"batches": loader.state.batches})
 
+    async def consuming() -> bool:
+        # Ready once the warehouse is migrated and the consume loop runs (and has not died).
+        return task is not None and not task.done()
+
     return AsgiFastStream(
         broker,
-        asgi_routes=ops_routes(broker, [("warehouse", loader.warehouse_ready)]),
+        asgi_routes=ops_routes(
+            broker, [("warehouse", loader.warehouse_ready), ("loader", consuming)]
+        ),
         after_startup=[start],
         on_shutdown=[stop],
     )
