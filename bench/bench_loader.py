@@ -234,6 +234,7 @@ def measure(url: str, total: int, naive_rows: int) -> tuple[Result, float]:
 
 
 def main() -> str:
+    load_before = os.getloadavg()[0]
     total = int(os.environ.get("BENCH_LOADER_EVENTS", "1000000"))
     naive_rows = int(os.environ.get("BENCH_LOADER_NAIVE_ROWS", "5000"))
     rows: list[str] = []
@@ -272,6 +273,11 @@ def main() -> str:
             "| naive rows/s | batched / naive | peak RSS |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
+            "",
+            f"Load average (1 min) at start / end: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores: above the core count, other processes shared the CPU "
+            "and absolute rates are lower than on an idle machine; the ratios are measured "
+            "under the same conditions.",
         ]
     )
 

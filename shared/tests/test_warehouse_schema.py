@@ -71,3 +71,35 @@ def test_dashboard_filter_columns_are_indexed(warehouse):
         for ix in inspect(warehouse).get_indexes("assignments_fact", schema=schema)
     }
     assert {"client_id", "territory_id", "advisor_email", "tier"} <= fact
+
+
+def test_embedded_warehouse_lets_readers_and_the_writer_work_at_once(tmp_path):
+    """WAL mode: an open read transaction (the API) neither blocks the loader's commit nor
+    sees it half-done; a rollback-journal SQLite would refuse the commit here."""
+    from territory.shared.warehouse.engine import create_warehouse_engine
+
+    url = f"sqlite:///{tmp_path}/w.db"
+    writer = create_warehouse_engine(url, connect_args={"timeout": 0.5})
+    migrate(writer)
+    reader = create_warehouse_engine(url, connect_args={"timeout": 0.5})
+    row = {
+        "version": "v1",
+        "document": {},
+        "published_by": "a",
+        "published_at": NOW,
+        "event_id": "e1",
+        "loaded_at": NOW,
+    }
+    with reader.connect() as api:
+        api.exec_driver_sql("BEGIN")
+        count = select(func.count()).select_from(s.ruleset_versions)
+        assert api.execute(count).scalar_one() == 0
+        with writer.begin() as loader:
+            loader.execute(insert(s.ruleset_versions).values(**row))
+        assert api.execute(count).scalar_one() == 0  # its snapshot
+        api.exec_driver_sql("COMMIT")
+        assert api.execute(count).scalar_one() == 1
+    with writer.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    writer.dispose()
+    reader.dispose()

@@ -218,3 +218,24 @@ def test_dimensions_follow_the_latest_ruleset(warehouse):
     assert advisors["bob@example.com"] == (10, True)
     assert advisors["ann@example.com"][1] is False
     assert [tuple(p) for p in pairs] == [("na-east", "bob@example.com")]
+
+
+@pytest.mark.parametrize(("action", "status"), [("merge", "merged"), ("split", "split")])
+def test_a_review_decision_closes_the_open_review_row(warehouse, action, status):
+    from territory.shared.events import DedupeCommand, DedupeCommanded
+
+    evidence = [MatchEvidence(candidate_client_id="c9", confidence=0.7)]
+    write(
+        warehouse,
+        [golden("c1", ["001"], decision=DedupeDecision.POSSIBLE_DUPLICATE, evidence=evidence)],
+    )
+    command = DedupeCommand(
+        action=action,
+        client_ids=["c1", "c9"] if action == "merge" else ["c1"],
+        source_keys=[] if action == "merge" else ["salesforce:001"],
+        decided_by="reviewer@example.com",
+    )
+    write(warehouse, [DedupeCommanded(producer="api", payload=command)], batch_id="b2")
+    with warehouse.connect() as conn:
+        row = conn.execute(select(s.dedupe_review)).mappings().one()
+    assert row["status"] == status

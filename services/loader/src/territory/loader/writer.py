@@ -64,6 +64,10 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]
         yield values[start : start + size]
 
 
+# A reviewer's decision closes the open review rows of the clients it names.
+REVIEW_STATUS = {"merge": "merged", "split": "split"}
+
+
 class WarehouseWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -360,7 +364,7 @@ class WarehouseWriter:
             conn.execute(
                 update(t)
                 .where(t.c.client_id.in_(command.payload.client_ids), t.c.status == "open")
-                .values(status=f"{command.payload.action}d")
+                .values(status=REVIEW_STATUS[command.payload.action])
             )
 
     # -- generic idempotent writes -------------------------------------------------------
