@@ -21,8 +21,8 @@ fresh process per size). Splink's one-record latency is `predict_between(master,
 from __future__ import annotations
 
 import gc
+import json
 import logging
-import multiprocessing as mp
 import random
 import re
 import resource
@@ -451,7 +451,7 @@ def _noisy(rng: random.Random, row: dict[str, Any], n: int) -> dict[str, Any]:
     return out
 
 
-def _speed_child(size: int, queue: Any) -> None:
+def _speed_child(size: int) -> dict[str, Any]:
     from territory.dedupe.engine import DedupeEngine, EngineSettings
     from territory.shared.events import ClientRecord
 
@@ -484,27 +484,28 @@ def _speed_child(size: int, queue: Any) -> None:
         latencies.append(time.perf_counter() - t)
         decisions[placement.decision.value] = decisions.get(placement.decision.value, 0) + 1
     latencies.sort()
-    queue.put(
-        {
-            "size": size,
-            "load_seconds": load_seconds,
-            "p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1],
-            "records_per_second": len(latencies) / sum(latencies),
-            "peak_rss_mb": peak_after_load / 1024,
-            "master_mb": (peak_after_load - base) / 1024,
-            "merged": decisions.get("merged", 0),
-        }
-    )
+    return {
+        "size": size,
+        "load_seconds": load_seconds,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1],
+        "records_per_second": len(latencies) / sum(latencies),
+        "peak_rss_mb": peak_after_load / 1024,
+        "master_mb": (peak_after_load - base) / 1024,
+        "merged": decisions.get("merged", 0),
+    }
 
 
 def speed(size: int) -> dict[str, Any]:
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    process = ctx.Process(target=_speed_child, args=(size, queue))
-    process.start()
-    result: dict[str, Any] = queue.get()
-    process.join()
+    """Measured in a fresh interpreter, so peak RSS is this master's alone (and no
+    DuckDB threads are forked)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--speed", str(size)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -666,4 +667,7 @@ def main() -> str:
 
 
 if __name__ == "__main__":
-    print(main())
+    if len(sys.argv) == 3 and sys.argv[1] == "--speed":
+        print(json.dumps(_speed_child(int(sys.argv[2]))))
+    else:
+        print(main())
