@@ -43,6 +43,7 @@ the full master (see the benchmark's RSS per golden client).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -230,11 +231,17 @@ class DedupeService:
             records[record.source_key].append(record)
         async with self.lock:
             missing = self.engine.restore(last.values(), records)
+        golden_clients = len(last)
+        del records, last
+        gc.collect()
+        # The master lives as long as the process: keep it out of the cyclic collector's
+        # generations, or a full collection over millions of objects stalls decisions.
+        gc.freeze()
         self.rebuilt = True
         log.info(
             "master rebuilt",
             extra={
-                "golden_clients": len(last),
+                "golden_clients": golden_clients,
                 "source_records": len(self.engine.records),
                 "missing_records": len(missing),
                 "seconds": round(time.perf_counter() - started, 3),

@@ -1,0 +1,41 @@
+import json
+
+from typer.testing import CliRunner
+
+from territory.dedupe.cli import app
+
+CSV = """source_system,source_id,name,country,city,postal_code,website,parent_source_id
+salesforce,1,Cedar Energy Inc.,CA,Toronto,M5H 2N2,cedar.example.com,
+hubspot,7,CEDAR ENERGY INC,CA,Toronto,M5H 2N2,www.cedar.example.com,
+dynamics,2,Cedar Energy Europe Ltd,GB,London,EC2V 7HH,,
+csv,9,,CA,Toronto,,,
+salesforce,3,Summit Logistics GmbH,DE,München,80331,,1
+"""
+TRUTH = """source_system,source_id,entity_id,parent_entity_id
+salesforce,1,E1,
+hubspot,7,E1,
+dynamics,2,E2,E1
+csv,9,E9,
+salesforce,3,E3,E1
+"""
+
+
+def test_report_command_writes_clusters_pairs_counts_and_quality(tmp_path):
+    data, truth, out = tmp_path / "clients.csv", tmp_path / "truth.csv", tmp_path / "r.json"
+    data.write_text(CSV, encoding="utf-8")
+    truth.write_text(TRUTH, encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["report", str(data), "--truth", str(truth), "-o", str(out), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert json.loads(result.stdout) == report
+    assert report["records"] == 4
+    assert report["rejected"] == 1  # the row without a name
+    assert report["counts"] == {"merged": 1, "new": 3}
+    (cluster,) = report["clusters"]
+    assert cluster["source_keys"] == ["hubspot:7", "salesforce:1"]
+    merged = [p for p in report["pairs"] if p["outcome"] == "merged"]
+    assert merged[0]["source_key"] == "hubspot:7"
+    assert merged[0]["field_scores"]["domain"] > 0
+    assert report["quality"]["f1"] == 1.0
