@@ -165,8 +165,6 @@ client_dim = Table(
     Index(None, "name"),
     Index(None, "region"),
     Index(None, "segment"),
-    # Live clients, whole or by region: what every list total counts (the API).
-    Index(None, "retired", "region"),
     schema=CORE_HIERARCHY,
     comment="Golden clients (latest version) with their hierarchy.",
 )

@@ -1,9 +1,7 @@
-"""Indexes the API's reads need at a million clients (additive; no data change):
+"""An index the API's reads need at a million clients (additive; no data change):
 
 - ASSIGNMENTS_FACT(effective_from): the assignment feed is newest first and the trend
   counts changes per day; without it both scan and sort every assignment.
-- CLIENT_DIM(retired, region): every list total counts live clients, whole or within the
-  caller's regions; with it the count reads an index instead of the table.
 
 Revision ID: 0002
 Revises: 0001
@@ -21,7 +19,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-INDEXES = ("ix_assignments_fact_effective_from", "ix_client_dim_retired_region")
+INDEXES = ("ix_assignments_fact_effective_from",)
 
 
 def _indexes() -> tuple[Connection, list[Index]]:
