@@ -456,6 +456,9 @@ def table(title: str, note: str, results: list[tuple[str, dict[str, float]]]) ->
         "|---|---:|---:|---:|---:|---:|",
     ]
     for label, r in results:
+        if r["rps"] == 0:
+            lines.append(f"| {label} | no request completed within {DURATION} s | | | 0 | |")
+            continue
         mark = "" if r["p95"] <= 50 else " ✗"
         lines.append(
             f"| {label} | {r['p50']:.1f} | {r['p95']:.1f}{mark} | {r['p99']:.1f} | "
@@ -475,6 +478,8 @@ def main() -> str:
         f"{DURATION} s after a 2 s warm-up, on the same 2 cores. Target: p95 ≤ 50 ms (✗: "
         "missed). List totals and aggregates come from a 30 s cache (`TERRITORY_API__COUNT_CACHE_SECONDS`); "
         "the rows are read on every request.",
+        "",
+        "A row without figures: no request finished inside the window, because the first computation of a cold aggregate or total (a scan of a million rows, done once and then cached) took longer than the run. non-2xx are 503s (warehouse connection pool or server limits under 2 × 32 connections).",
         "",
     ]
     url, note = ready_sqlite()
