@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 from faststream.kafka import KafkaBroker
@@ -36,7 +37,7 @@ DESCRIPTIONS = {
 }
 
 
-def build() -> dict[str, object]:
+def build() -> dict[str, Any]:
     broker = KafkaBroker("127.0.0.1:9092", description="Territory Engine event contract")
     topics = Topics()
     for topic in TOPIC_SPECS:
@@ -57,7 +58,8 @@ def build() -> dict[str, object]:
             "fields; adding an optional field keeps schema_version."
         ),
     )
-    return json.loads(spec.to_specification().to_json())
+    doc: dict[str, Any] = json.loads(spec.to_specification().to_json())
+    return doc
 
 
 def main() -> None:

@@ -50,3 +50,22 @@ async def test_publish_many_takes_the_fast_path_and_keeps_keys_and_headers(kafka
     counts = await topic_message_counts(kafka_settings)
     assert counts[topic] == 51
     assert counts[kafka_settings.topics.client_rejected] == 0
+
+
+async def test_publish_many_works_on_the_in_memory_test_broker():
+    """Unit tests of one handler use TestKafkaBroker; bulk publishing must work there too."""
+    from faststream.kafka import TestKafkaBroker
+
+    from territory.shared.settings import KafkaSettings
+    from territory.shared.topics import Topics
+
+    broker = make_broker(KafkaSettings(), client_id="unit")
+    received: list[str] = []
+
+    @broker.subscriber("client.received")
+    async def handle(body: dict) -> None:
+        received.append(body["payload"]["source_id"])
+
+    async with TestKafkaBroker(broker):
+        await EventPublisher(broker, Topics()).publish_many([event(i) for i in range(3)])
+    assert sorted(received) == ["0", "1", "2"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -172,7 +173,9 @@ class EventPublisher:
             ]
             await asyncio.gather(*pending)
             return
-        futures = [
+        # Without a real producer (faststream's in-memory TestKafkaBroker), publish may
+        # deliver at once and return no future: wait only for what is awaitable.
+        results = [
             await self.broker.publish(
                 event.model_dump_json().encode(),
                 self.topic_for(event),
@@ -183,7 +186,7 @@ class EventPublisher:
             )
             for event in events
         ]
-        await asyncio.gather(*futures)  # type: ignore[arg-type]
+        await asyncio.gather(*(r for r in results if inspect.isawaitable(r)))
 
 
 def _headers(event: Event[Any]) -> dict[str, str]:
