@@ -200,7 +200,7 @@ async def strict_client(shared_kafka, warehouse_engine, fake_rules):
         shared_kafka,
         "sqlite://",
         rules_url=fake_rules.url,
-        rate_limit_per_second=0.5,
+        rate_limit_per_second=0.01,  # no refill during the test, however slow the machine
         rate_limit_burst=3,
         max_request_bytes=2048,
         cors_origins=["https://dash.example"],
@@ -369,3 +369,33 @@ def test_tokens_from_an_oidc_provider_via_its_jwks_url():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_count_cache_serves_the_old_value_while_one_caller_recounts():
+    import threading
+    import time as _time
+
+    from territory.api.counting import CountCache
+
+    cache = CountCache(ttl=0.05)
+    calls = []
+    assert cache.get_or_compute("k", lambda: calls.append(1) or 1) == 1
+    _time.sleep(0.06)  # expired
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow_recount():
+        calls.append(2)
+        started.set()
+        release.wait(5)
+        return 2
+
+    worker = threading.Thread(target=lambda: cache.get_or_compute("k", slow_recount))
+    worker.start()
+    assert started.wait(5)
+    # While the recount runs, others get the previous value at once and start no scan.
+    assert cache.get_or_compute("k", lambda: calls.append(3) or 3) == 1
+    release.set()
+    worker.join(5)
+    assert cache.get_or_compute("k", lambda: calls.append(4) or 4) == 2
+    assert calls == [1, 2]

@@ -116,6 +116,8 @@ def main() -> None:  # pragma: no cover - process entry point
             host=options.host,
             port=options.port,
             workers=options.workers,
+            # A worker busy with a long scan must not be taken for a dead one.
+            timeout_worker_healthcheck=30,
             log_config=None,
             access_log=False,
         )

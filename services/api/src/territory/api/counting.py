@@ -6,6 +6,10 @@ for orientation, so a total may be up to `ttl` seconds old; the rows themselves 
 always read fresh. Keyed by the statement's SQL and parameters, so every filter and every
 region scope has its own entry; bounded in size. Aggregates over every client (clients
 per territory, per advisor and tier, the home page's figures) use the same cache.
+
+Under load, an expired entry is recomputed by one request while the others keep getting
+the previous value (stale-while-revalidate): fifty concurrent requests never start fifty
+identical scans, and no request waits for a recount that another one is already doing.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ class CountCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._refreshing: set[str] = set()
+        self._first: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str, now: float | None = None) -> Any:
+        """The fresh value, or None."""
         if self.ttl <= 0:
             return None
         now = time.monotonic() if now is None else now
@@ -49,14 +56,42 @@ class CountCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
+        if self.ttl <= 0:
+            return compute()
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                if entry[0] >= now or key in self._refreshing:
+                    return entry[1]  # type: ignore[no-any-return]
+                self._refreshing.add(key)  # this caller refreshes; others get the old value
+            else:
+                first = self._first.setdefault(key, threading.Lock())
+        if entry is not None:
+            try:
+                value = compute()
+                self.put(key, value)
+                return value
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+        # Nothing to serve yet: one caller computes, the others wait for its value.
+        with first:
+            cached_value = self.get(key)
+            if cached_value is not None:
+                return cached_value  # type: ignore[no-any-return]
+            value = compute()
+            self.put(key, value)
+        with self._lock:
+            self._first.pop(key, None)
+        return value
+
 
 def cached(session: Session, key: str, compute: Callable[[], T]) -> T:
     """`compute()`, or its value from the last `ttl` seconds (when the session has a cache)."""
     cache: CountCache | None = session.info.get("count_cache")
     if cache is None:
         return compute()
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.put(key, value)
-    return value  # type: ignore[no-any-return]
+    return cache.get_or_compute(key, compute)

@@ -67,7 +67,9 @@ class ApiOptions(BaseModel):
     )
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
     count_cache_seconds: float = Field(
-        5.0, ge=0, description="How old a list's `total` may be (0: always counted)."
+        30.0,
+        ge=0,
+        description="How old a list's `total` and the aggregates may be (0: always computed).",
     )
     db_pool_size: int = Field(16, ge=1, description="Warehouse connections per process.")
 

@@ -271,13 +271,18 @@ def hierarchy(
         if exists is None:
             return None
         conditions.append(c.c.parent_client_id == parent_id)
+    elif scope is None:
+        conditions.append(c.c.parent_client_id.is_(None))
     else:
-        conditions.append(
-            or_(
-                c.c.parent_client_id.is_(None),
-                c.c.parent_client_id.not_in(visible.scalar_subquery()),
-            )
+        # A root for this caller: no parent, or a parent outside its regions (a primary
+        # key lookup per candidate, not a scan of every visible client).
+        parent = c.alias("parent")
+        visible_parent_row = scoped(
+            select(parent.c.client_id).where(parent.c.client_id == c.c.parent_client_id),
+            principal,
+            parent.c.region,
         )
+        conditions.append(or_(c.c.parent_client_id.is_(None), ~visible_parent_row.exists()))
     stmt = stmt.where(and_(*conditions)).order_by(c.c.name, c.c.client_id)
     count = select(c.c.client_id).where(and_(*conditions))
     rows, total = fetch_page(session, stmt, page, count)

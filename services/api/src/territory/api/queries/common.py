@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.orm import Session
 
-from territory.api.counting import CountCache
+from territory.api.counting import cached
 from territory.api.deps import Page
 from territory.api.masking import Masker
 from territory.api.security import Principal
@@ -68,16 +68,16 @@ def fetch_page(
     that only decorate rows (cheaper to count)."""
     base = (count if count is not None else stmt).order_by(None).subquery()
     count_stmt = select(func.count()).select_from(base)
-    cache: CountCache | None = session.info.get("count_cache")
-    key = None
-    if cache is not None and session.bind is not None:
+
+    def counted() -> int:
+        return int(session.scalar(count_stmt) or 0)
+
+    if session.info.get("count_cache") is not None and session.bind is not None:
         compiled = count_stmt.compile(dialect=session.bind.dialect)
         key = f"{compiled}|{sorted(compiled.params.items(), key=lambda kv: kv[0])!r}"
-    total = cache.get(key) if cache is not None and key is not None else None
-    if total is None:
-        total = int(session.scalar(count_stmt) or 0)
-        if cache is not None and key is not None:
-            cache.put(key, total)
+        total = cached(session, key, counted)
+    else:
+        total = counted()
     rows = list(session.execute(stmt.limit(page.limit).offset(page.offset)).mappings())
     return rows, int(total)
 
