@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -85,6 +85,56 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic] | None 
         await admin.close()
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The topic's partitions, refreshing metadata once if the consumer does not know it."""
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+
+async def read_until_end(
+    settings: KafkaSettings, topic: str, *, client_id: str, batch: int = 5_000
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record of `topic` from the beginning up to its end when the read began.
+
+    How a service rebuilds its state on start: records written after the call are left for
+    the service's consumer group, so nothing is read twice and nothing is missed.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-{client_id}-rebuild",
+        enable_auto_commit=False,
+        request_timeout_ms=settings.request_timeout_ms,
+        max_partition_fetch_bytes=8 * 1024**2,
+    )
+    await consumer.start()
+    try:
+        tps = await topic_partitions(consumer, topic)
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        last = dict.fromkeys(tps, -1)
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=batch)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        yield record
+                    last[tp] = record.offset
+            for tp in list(pending):
+                # Offsets can have gaps (compaction, transaction markers): the position is
+                # the authority once the last record before the end was seen or skipped.
+                if last[tp] >= ends[tp] - 1 or await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+
+
 async def topic_message_counts(settings: KafkaSettings) -> dict[str, int | None]:
     """Messages ever written per contract topic (None: the topic does not exist)."""
     consumer = AIOKafkaConsumer(
@@ -95,14 +145,10 @@ async def topic_message_counts(settings: KafkaSettings) -> dict[str, int | None]
         counts: dict[str, int | None] = {}
         for topic in TOPIC_SPECS:
             name = settings.topics.name(topic)
-            partitions = consumer.partitions_for_topic(name)
-            if partitions is None:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(name)
-            if not partitions:
+            tps = await topic_partitions(consumer, name)
+            if not tps:
                 counts[name] = None
                 continue
-            tps = [TopicPartition(name, p) for p in partitions]
             ends = await consumer.end_offsets(tps)
             starts = await consumer.beginning_offsets(tps)
             counts[name] = sum(ends[tp] - starts[tp] for tp in tps)

@@ -49,10 +49,8 @@ import os
 import socket
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.asgi import AsgiFastStream
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter, Histogram
@@ -65,6 +63,7 @@ from territory.shared.broker import (
     EventPublisher,
     ensure_topics,
     make_broker,
+    read_until_end,
 )
 from territory.shared.deadletter import DeadLetters
 from territory.shared.events import (
@@ -76,7 +75,7 @@ from territory.shared.events import (
 )
 from territory.shared.log import configure_logging
 from territory.shared.ops import ops_routes
-from territory.shared.settings import KafkaSettings, load_settings
+from territory.shared.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -95,43 +94,6 @@ DECIDE_SECONDS = Histogram(
 
 def producer_name() -> str:
     return f"{SERVICE}@{socket.gethostname()}:{os.getpid()}"
-
-
-async def read_all(settings: KafkaSettings, topic: str) -> AsyncIterator[bytes]:
-    """Every message value of `topic` from the beginning up to its end at call time."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.client_id}-{SERVICE}-rebuild",
-        enable_auto_commit=False,
-        request_timeout_ms=settings.request_timeout_ms,
-    )
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        for tp in list(remaining):
-            if await consumer.position(tp) >= ends[tp]:
-                remaining.discard(tp)
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=5_000)
-            for tp, messages in batches.items():
-                for message in messages:
-                    if message.offset < ends[tp] and message.value is not None:
-                        yield message.value
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-    finally:
-        await consumer.stop()
 
 
 class DedupeService:
@@ -214,7 +176,12 @@ class DedupeService:
         await ensure_topics(kafka)
         started = time.perf_counter()
         last: dict[str, GoldenClient] = {}
-        async for value in read_all(kafka, kafka.topics.client_deduplicated):
+        async for record in read_until_end(
+            kafka, kafka.topics.client_deduplicated, client_id=SERVICE
+        ):
+            value = record.value
+            if value is None:
+                continue
             try:
                 golden = ClientDeduplicated.model_validate_json(value).payload
             except ValidationError:
@@ -223,7 +190,10 @@ class DedupeService:
             if seen is None or golden.version >= seen.version:
                 last[golden.client_id] = golden
         records: dict[str, list[ClientRecord]] = defaultdict(list)
-        async for value in read_all(kafka, kafka.topics.client_received):
+        async for record in read_until_end(kafka, kafka.topics.client_received, client_id=SERVICE):
+            value = record.value
+            if value is None:
+                continue
             try:
                 record = ClientReceived.model_validate_json(value).payload
             except ValidationError:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Engine, func, select
 
 from territory.loader.decode import LOADED_TOPICS
+from territory.shared.broker import topic_partitions
 from territory.shared.settings import KafkaSettings
 from territory.shared.warehouse import schema as s
 
@@ -24,14 +25,10 @@ async def topic_lag(kafka: KafkaSettings, group_id: str) -> dict[str, int | None
         lag: dict[str, int | None] = {}
         for topic in LOADED_TOPICS:
             name = kafka.topics.name(topic)
-            partitions = consumer.partitions_for_topic(name)
-            if partitions is None:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(name)
-            if not partitions:
+            tps = await topic_partitions(consumer, name)
+            if not tps:
                 lag[name] = None
                 continue
-            tps = [TopicPartition(name, p) for p in partitions]
             ends = await consumer.end_offsets(tps)
             starts = await consumer.beginning_offsets(tps)
             total = 0

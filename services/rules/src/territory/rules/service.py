@@ -18,12 +18,11 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter as PromCounter
@@ -42,7 +41,7 @@ from territory.rules.ruleset import (
     ruleset_fingerprint,
 )
 from territory.rules.settings import RulesSettings
-from territory.shared.broker import CONSUMER_ACK_POLICY, EventPublisher
+from territory.shared.broker import CONSUMER_ACK_POLICY, EventPublisher, read_until_end
 from territory.shared.deadletter import DeadLetters
 from territory.shared.events import (
     AssignmentChanged,
@@ -171,7 +170,7 @@ class RulesService:
         topics = kafka.topics
         started = time.perf_counter()
         releases: list[tuple[int, RulesetRelease, Engine]] = []
-        async for rec in read_all(kafka.bootstrap_servers, topics.ruleset_published):
+        async for rec in read_until_end(kafka, topics.ruleset_published, client_id="rules"):
             try:
                 event = RulesetPublished.model_validate_json(rec.value or b"")
                 engine = Engine(parse_ruleset(event.payload.document))
@@ -179,7 +178,7 @@ class RulesService:
                 continue  # refused when it was published; the previous one stays active
             releases.append((rec.offset, event.payload, engine))
             self.ruleset_offset = rec.offset
-        async for rec in read_all(kafka.bootstrap_servers, topics.client_deduplicated):
+        async for rec in read_until_end(kafka, topics.client_deduplicated, client_id="rules"):
             try:
                 golden = ClientDeduplicated.model_validate_json(rec.value or b"").payload
             except ValidationError:
@@ -189,7 +188,7 @@ class RulesService:
                 self.book.retire_client(golden.client_id)
             else:
                 self.book.put_client(ClientFacts.of(golden))
-        async for rec in read_all(kafka.bootstrap_servers, topics.assignment_changed):
+        async for rec in read_until_end(kafka, topics.assignment_changed, client_id="rules"):
             # Our own events: read back only what the book needs (re-validating every
             # e-mail of a million assignments would dominate the restart).
             placed = _PlacementRecord.model_validate_json(rec.value or b"").payload
@@ -205,7 +204,7 @@ class RulesService:
                 if placed.territory_id
                 else None,
             )
-        async for rec in read_all(kafka.bootstrap_servers, topics.conflict_detected):
+        async for rec in read_until_end(kafka, topics.conflict_detected, client_id="rules"):
             conflict = ConflictDetected.model_validate_json(rec.value or b"").payload
             if conflict.action != ConflictAction.REFUSE_RULESET:  # about a refused candidate
                 self.book.note_conflict(conflict)
@@ -481,41 +480,6 @@ def register(broker: KafkaBroker, service: RulesService) -> None:
 
 def _client_key(event: ClientDeduplicated) -> str | None:
     return event.payload.client_id
-
-
-async def read_all(
-    servers: str, topic: str, batch: int = 5_000
-) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-    """Every record of `topic` from the beginning up to its end when the read began."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers, enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024**2
-    )
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        pending = {tp for tp in tps if ends[tp] > 0}
-        positions = {tp: -1 for tp in tps}
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=batch)
-            for tp, records in batches.items():
-                for rec in records:
-                    if rec.offset < ends[tp]:
-                        yield rec
-                    positions[tp] = rec.offset
-            for tp in list(pending):
-                if positions[tp] >= ends[tp] - 1 or await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-    finally:
-        await consumer.stop()
 
 
 ActiveRuleset.model_rebuild()
