@@ -10,7 +10,7 @@ export UV_LINK_MODE := copy
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: install kafka-up kafka-down lint types test test-unit test-integration run stop bench asyncapi sample clean
+.PHONY: install kafka-up kafka-down lint types test test-all run stop reset bench asyncapi sample clean
 
 install: .venv/.installed
 
@@ -45,6 +45,14 @@ run: install
 
 stop:
 	@scripts/run.sh stop
+
+# Start from nothing: stops the services and the local broker, then deletes the embedded
+# warehouse, the archive and the broker's data (topics and consumer offsets go together
+# with the warehouse, or the loader would resume past events the new warehouse never saw).
+reset:
+	@scripts/run.sh stop
+	@scripts/kafka.sh down
+	rm -rf var .cache/kafka/data-* .cache/kafka/server-*.properties
 
 bench: install
 	@$$(command -v uv || echo $(UV)) sync --frozen --all-packages --group bench >/dev/null

@@ -67,8 +67,25 @@ echo "loading data/sample/clients.csv through the ingestion service…"
 curl -fsS -X POST --data-binary @data/sample/clients.csv -H 'content-type: text/csv' \
   "http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/v1/uploads?filename=clients.csv" \
   | "$bin/python" -c 'import json, sys; r = json.load(sys.stdin); print("  accepted", r["accepted"], "rejected", r["rejected"], r["rejected_by_reason"])'
-sleep 1
+echo "waiting for the records to flow through dedupe, rules and the loader…"
+"$bin/python" - <<'PY'
+import asyncio, time
+from territory.shared.broker import topic_message_counts
+from territory.shared.settings import ServiceSettings
+
+async def settle() -> None:
+    kafka = ServiceSettings().kafka
+    last, quiet, deadline = None, 0, time.monotonic() + 180
+    while time.monotonic() < deadline and quiet < 3:
+        counts = await topic_message_counts(kafka)
+        quiet = quiet + 1 if counts == last else 0
+        last = counts
+        await asyncio.sleep(1)
+
+asyncio.run(settle())
+PY
 "$bin/territory" topics stats
+"$bin/territory" warehouse status 2>/dev/null | sed -n '/rows per table/,$p' || true
 
 api="http://127.0.0.1:${TERRITORY_API__PORT:-8000}"
 token="$("$bin/territory" token --role TERRITORY_ADMIN --subject admin@territory.local)"

@@ -356,3 +356,28 @@ async def test_cli_publish_and_reassign_put_events_on_the_topics(kafka_settings,
     assert published[0]["payload"]["document"]["territories"][0]["id"] == "NA-STRATEGIC"
     commands = await read_topic(servers, topics.rules_command, expect=1)
     assert commands[0]["payload"]["action"] == "reassign"
+
+
+async def test_the_initial_ruleset_file_is_announced_once(rules_settings, publish):
+    """With nothing on ruleset.published, the service activates its configured file and
+    publishes it, so the warehouse and the API know the active version; a restart reads it
+    back from the topic and announces nothing more."""
+    topic = rules_settings.kafka.topics.ruleset_published
+    servers = rules_settings.kafka.bootstrap_servers
+    async with running(rules_settings) as service:
+        published = await read_topic(servers, topic, expect=1)
+        assert service.engine is not None
+        assert service.engine.version == "t1"
+    assert len(published) == 1
+    payload = published[0]["payload"]
+    assert payload["version"] == "t1"
+    assert payload["replay"] is False
+    assert payload["published_by"].startswith("rules-service (initial ruleset")
+    assert {t["id"] for t in payload["document"]["territories"]} >= {"NA", "EU"}
+
+    async with running(rules_settings) as service:
+        await settle(1.0)
+        assert service.engine is not None
+        assert service.engine.version == "t1"
+    assert len(await read_topic(servers, topic, expect=2, timeout=3)) == 1
+    assert len(await assignments(rules_settings, expect=1, timeout=2)) == 0

@@ -223,7 +223,23 @@ class RulesService:
             break
         if self.engine is None:
             path = self.settings.rules.initial_ruleset
-            self._activate(load_ruleset(path), source=str(path), published_by=None)
+            initial = load_ruleset(path)
+            self._activate(initial, source=str(path), published_by=None)
+            # Announce it: the warehouse (territory and advisor dimensions, ruleset
+            # versions), the API and the audit trail only know rulesets from the topic.
+            # Our own consumer reads it back as the same ruleset, without a replay.
+            await self.publisher.publish(
+                RulesetPublished(
+                    producer=self.producer,
+                    payload=RulesetRelease(
+                        version=initial.version,
+                        document=ruleset_document(initial),
+                        published_by=f"rules-service (initial ruleset {path})",
+                        comment="no ruleset had been published: the configured initial one",
+                        replay=False,
+                    ),
+                )
+            )
         log.info(
             "state rebuilt",
             extra={
