@@ -7,26 +7,17 @@ normalised once here and condition values once at compile time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
+from territory.rules.ruleset import NumberField, StringField
 from territory.shared.events import GoldenClient
 
 Value = str | float | None
 
-STRING_FIELDS = (
-    "country",
-    "region",
-    "state",
-    "city",
-    "postal_code",
-    "segment",
-    "industry",
-    "name",
-    "lei",
-    "advisor_email",
-    "source_system",
-)
-NUMBER_FIELDS = ("aum_usd", "annual_revenue_usd", "employee_count")
+# The fields a ruleset may test, from the ruleset's own vocabulary (`tier` is derived from
+# the tiers, not read from the client).
+STRING_FIELDS: tuple[str, ...] = tuple(f for f in get_args(StringField) if f != "tier")
+NUMBER_FIELDS: tuple[str, ...] = get_args(NumberField)
 
 
 def norm_text(field: str, value: Any) -> str:
