@@ -22,24 +22,11 @@ from territory.shared.geo import region_for_country
 
 Rule = Literal["most_recent", "most_complete", "source_priority"]
 
-SURVIVING_FIELDS = [
-    "name",
-    "segment",
-    "region",
-    "country",
-    "state",
-    "city",
-    "postal_code",
-    "address",
-    "aum_usd",
-    "annual_revenue_usd",
-    "employee_count",
-    "industry",
-    "website",
-    "lei",
-    "tax_id",
-    "advisor_email",
-]
+# Every field of the contract's record survives, except the ones that identify or order a
+# source record (they belong to lineage, not to the golden client). Derived, so a field
+# added to the contract reaches golden records without a second edit here.
+NOT_SURVIVING = ("source_system", "source_id", "parent_source_id", "updated_at")
+SURVIVING_FIELDS = [f for f in ClientRecord.model_fields if f not in NOT_SURVIVING]
 # Fields that describe one place: they survive together from one member, so a golden
 # record never pairs the city of one address with the postcode of another.
 ADDRESS_FIELDS = ("country", "state", "city", "postal_code", "address", "region")
