@@ -51,7 +51,7 @@ async def test_records_become_golden_clients_and_poison_becomes_a_dead_letter():
         await broker.publish(_received(dup), topics.client_received, key=b"hubspot:2")
         await broker.publish(_received(dup), topics.client_received, key=b"hubspot:2")
         await broker.publish(b'{"not": "an event"}', topics.client_received, key=b"x")
-        service.on_client_received.mock.assert_called()
+        service.kernel.subscribers["on_client_received"].mock.assert_called()
 
     events = [ClientDeduplicated.model_validate(e) for e in out]
     assert [e.payload.decision.value for e in events] == ["new", "merged"]  # redelivery: nothing

@@ -1,11 +1,14 @@
 """`/healthz`, `/readyz` and `/metrics`, the same on every service.
 
 Consumer services run as `faststream.asgi.AsgiFastStream(broker, asgi_routes=ops_routes(broker))`
-under uvicorn; HTTP services mount the same pieces on their own app.
+(built by `kernel.ConsumerKernel.app`); HTTP services include `kernel.ops_router`, which
+answers from the same `readiness` function.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -23,23 +26,36 @@ async def broker_ready(broker: KafkaBroker, timeout: float = 2.0) -> bool:
         return False
 
 
+async def readiness(checks: Sequence[tuple[str, ReadinessCheck]]) -> tuple[bool, dict[str, bool]]:
+    """Run every check at once; a check that raises counts as not ready."""
+
+    async def run(check: ReadinessCheck) -> bool:
+        try:
+            return bool(await check())
+        except Exception:
+            return False
+
+    results = await asyncio.gather(*(run(check) for _, check in checks))
+    answers = {name: ok for (name, _), ok in zip(checks, results, strict=True)}
+    return all(answers.values()), answers
+
+
 def ops_routes(
     broker: KafkaBroker, extra_checks: Sequence[tuple[str, ReadinessCheck]] = ()
 ) -> list[tuple[str, Any]]:
+    checks: list[tuple[str, ReadinessCheck]] = [
+        ("broker", lambda: broker_ready(broker)),
+        *extra_checks,
+    ]
+
     @get
     async def healthz(scope: Any) -> AsgiResponse:
         return AsgiResponse(b'{"status":"ok"}', 200, {"content-type": "application/json"})
 
     @get
     async def readyz(scope: Any) -> AsgiResponse:
-        checks = {"broker": await broker_ready(broker)}
-        for name, check in extra_checks:
-            try:
-                checks[name] = await check()
-            except Exception:
-                checks[name] = False
-        ok = all(checks.values())
-        body = "{" + ",".join(f'"{k}":{str(v).lower()}' for k, v in checks.items()) + "}"
-        return AsgiResponse(body.encode(), 200 if ok else 503, {"content-type": "application/json"})
+        ok, answers = await readiness(checks)
+        body = json.dumps(answers, separators=(",", ":")).encode()
+        return AsgiResponse(body, 200 if ok else 503, {"content-type": "application/json"})
 
     return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app())]

@@ -31,6 +31,12 @@ class KafkaSettings(BaseModel):
     max_batch_bytes: int = Field(
         1024 * 1024, ge=16 * 1024, description="Producer batch size per partition."
     )
+    consumer_max_records: int = Field(
+        1_000, ge=1, description="Records a consumer handles as one batch (one poll), at most."
+    )
+    consumer_batch_timeout_ms: int = Field(
+        100, ge=1, description="Longest a consumer's poll waits for records."
+    )
 
     @property
     def topics(self) -> Topics:

@@ -45,37 +45,28 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
-import socket
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
-from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter, Histogram
-from pydantic import ValidationError
 
 from territory.dedupe.engine import DedupeEngine
 from territory.dedupe.settings import DedupeSettings
-from territory.shared.broker import (
-    CONSUMER_ACK_POLICY,
-    EventPublisher,
-    ensure_topics,
-    make_broker,
-    read_until_end,
-)
-from territory.shared.deadletter import DeadLetters
 from territory.shared.events import (
     ClientDeduplicated,
     ClientReceived,
     ClientRecord,
     DedupeCommanded,
+    Event,
     GoldenClient,
 )
+from territory.shared.kernel import Batch, ConsumerKernel, read_events
 from territory.shared.log import configure_logging
-from territory.shared.ops import ops_routes
 from territory.shared.settings import load_settings
+from territory.shared.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -92,57 +83,43 @@ DECIDE_SECONDS = Histogram(
 )
 
 
-def producer_name() -> str:
-    return f"{SERVICE}@{socket.gethostname()}:{os.getpid()}"
-
-
 class DedupeService:
-    def __init__(self, settings: DedupeSettings) -> None:
+    """The master and the handlers that change it; the kernel delivers and publishes."""
+
+    def __init__(self, settings: DedupeSettings, kernel: ConsumerKernel | None = None) -> None:
         self.settings = settings
-        topics = settings.kafka.topics
-        self.broker = make_broker(settings.kafka, client_id=SERVICE)
-        self.publisher = EventPublisher(self.broker, topics)
-        self.producer = producer_name()
-        self.dead_letters = DeadLetters(
-            self.publisher, stage=SERVICE, producer=self.producer, retry=settings.retry
-        )
+        self.kernel = kernel or ConsumerKernel(settings, SERVICE)
+        self.broker = self.kernel.broker
+        self.producer = self.kernel.producer
         self.engine = DedupeEngine(settings.dedupe.engine)
         self.lock = asyncio.Lock()
         self.rebuilt = False
-        subscribe: dict[str, Any] = {
-            "group_id": settings.dedupe.group_id,
-            "ack_policy": CONSUMER_ACK_POLICY,
-            "auto_offset_reset": "earliest",
+        consumer = self.kernel.consumer
+        group = settings.dedupe.group_id
+        # Both handlers change the master: one lock around decide, publish, mark emitted.
+        options: dict[str, Any] = {
+            "group_id": group,
+            "publishes": [Topic.CLIENT_DEDUPLICATED],
+            "lock": self.lock,
+            "after_publish": self._emitted,
         }
-
-        @self.broker.subscriber(topics.client_received, **subscribe)  # type: ignore[untyped-decorator]
-        async def on_client_received(message: KafkaMessage) -> None:
-            await self.dead_letters.guard(
-                message,
-                ClientReceived,
-                self.apply_record,
-                source_key=lambda event: event.payload.source_key,
-            )
-
-        @self.broker.subscriber(topics.dedupe_command, **subscribe)  # type: ignore[untyped-decorator]
-        async def on_dedupe_command(message: KafkaMessage) -> None:
-            await self.dead_letters.guard(message, DedupeCommanded, self.apply_command)
-
-        self.on_client_received = on_client_received
-        self.on_dedupe_command = on_dedupe_command
+        consumer(Topic.CLIENT_RECEIVED, **options)(self.on_client_received)
+        consumer(Topic.DEDUPE_COMMAND, **options)(self.on_dedupe_command)
 
     # ------------------------------------------------------------------ handlers
 
-    async def apply_record(self, event: ClientReceived) -> None:
-        async with self.lock:
+    async def on_client_received(self, batch: Batch[ClientReceived]) -> Sequence[Event[Any]]:
+        """Place every record of the batch; the golden clients that changed are published."""
+        for event in batch:
             started = time.perf_counter()
             placement = self.engine.on_record(event.payload)
             DECIDE_SECONDS.observe(time.perf_counter() - started)
             DECISIONS.labels(placement.decision.value, str(placement.update).lower()).inc()
-            await self._flush(event.correlation_id)
+        return self._rendered(batch.events[-1].correlation_id)
 
-    async def apply_command(self, event: DedupeCommanded) -> None:
-        async with self.lock:
+    async def on_dedupe_command(self, batch: Batch[DedupeCommanded]) -> Sequence[Event[Any]]:
+        """A reviewer's merges and splits, applied in order."""
+        for event in batch:
             changed = self.engine.on_command(event.payload)
             log.info(
                 "dedupe command applied",
@@ -152,20 +129,18 @@ class DedupeService:
                     "changed": changed,
                 },
             )
-            await self._flush(event.correlation_id)
+        return self._rendered(batch.events[-1].correlation_id)
 
-    async def _flush(self, correlation_id: str) -> None:
-        pending = self.engine.pending()
-        events = [
+    def _rendered(self, correlation_id: str) -> list[ClientDeduplicated]:
+        # Golden clients stay pending until `_emitted` ran (after every ack): a failed
+        # publish leaves them pending, and the retry emits them.
+        return [
             ClientDeduplicated(producer=self.producer, correlation_id=correlation_id, payload=g)
-            for g in pending
+            for g in self.engine.pending()
         ]
-        # Usually one event per record; each is acknowledged (acks=all) before the offset
-        # is committed.
-        for event in events:
-            await self.publisher.publish(event)
-        # Only now: a failed publish leaves them pending, and the retry emits them.
-        self.engine.mark_emitted(pending)
+
+    def _emitted(self, events: Sequence[Event[Any]]) -> None:
+        self.engine.mark_emitted(e.payload for e in events if isinstance(e, ClientDeduplicated))
         EMITTED.inc(len(events))
 
     # ------------------------------------------------------------------ lifecycle
@@ -173,32 +148,22 @@ class DedupeService:
     async def rebuild(self) -> None:
         """Read the master back from the topics (see the module notes)."""
         kafka = self.settings.kafka
-        await ensure_topics(kafka)
+        await self.kernel.ensure_topics()
         started = time.perf_counter()
         last: dict[str, GoldenClient] = {}
-        async for record in read_until_end(
-            kafka, kafka.topics.client_deduplicated, client_id=SERVICE
+        topics = kafka.topics
+        async for event, _ in read_events(
+            kafka, topics.client_deduplicated, ClientDeduplicated, client_id=SERVICE
         ):
-            value = record.value
-            if value is None:
-                continue
-            try:
-                golden = ClientDeduplicated.model_validate_json(value).payload
-            except ValidationError:
-                continue
+            golden = event.payload
             seen = last.get(golden.client_id)
             if seen is None or golden.version >= seen.version:
                 last[golden.client_id] = golden
         records: dict[str, list[ClientRecord]] = defaultdict(list)
-        async for record in read_until_end(kafka, kafka.topics.client_received, client_id=SERVICE):
-            value = record.value
-            if value is None:
-                continue
-            try:
-                record = ClientReceived.model_validate_json(value).payload
-            except ValidationError:
-                continue  # it became a dead letter when it was consumed
-            records[record.source_key].append(record)
+        async for received, _ in read_events(
+            kafka, topics.client_received, ClientReceived, client_id=SERVICE
+        ):
+            records[received.payload.source_key].append(received.payload)
         async with self.lock:
             missing = self.engine.restore(last.values(), records)
         golden_clients = len(last)
@@ -218,8 +183,11 @@ class DedupeService:
             },
         )
 
-    async def start(self) -> None:
+    async def rebuild_on_start(self) -> None:
         await asyncio.wait_for(self.rebuild(), self.settings.dedupe.rebuild_timeout_seconds)
+
+    async def start(self) -> None:
+        await self.rebuild_on_start()
         await self.broker.start()
 
     async def stop(self) -> None:
@@ -228,15 +196,16 @@ class DedupeService:
     async def ready(self) -> bool:
         return self.rebuilt
 
-    def asgi_app(self) -> AsgiFastStream:
-        async def rebuild_on_start() -> None:
-            await asyncio.wait_for(self.rebuild(), self.settings.dedupe.rebuild_timeout_seconds)
-
-        return AsgiFastStream(
-            self.broker,
-            asgi_routes=ops_routes(self.broker, extra_checks=[("master", self.ready)]),
-            on_startup=[rebuild_on_start],
+    def app(self) -> AsgiFastStream:
+        return self.kernel.app(
+            readiness=[("master", self.ready)], on_startup=[self.rebuild_on_start]
         )
+
+
+def create_app(settings: DedupeSettings) -> AsgiFastStream:
+    """Settings → kernel → the service's handlers registered → the ASGI app."""
+    kernel = ConsumerKernel(settings, SERVICE)
+    return DedupeService(settings, kernel).app()
 
 
 def main() -> None:
@@ -244,9 +213,8 @@ def main() -> None:
 
     settings = load_settings(DedupeSettings)
     configure_logging(SERVICE, level=settings.log_level, json_lines=settings.log_json)
-    service = DedupeService(settings)
     uvicorn.run(
-        service.asgi_app(),
+        create_app(settings),
         host=settings.dedupe.host,
         port=settings.dedupe.port,
         log_config=None,

@@ -1,0 +1,51 @@
+"""What every HTTP service (FastAPI) shares: the ops routes and problem+json errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from territory.shared.ops import ReadinessCheck, readiness
+
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """An RFC 9457 problem: `{type, title, status, detail, ...extra}`."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def ops_router(
+    checks: Callable[[Request], Sequence[tuple[str, ReadinessCheck]]],
+    *,
+    ready_summary: str = "Ready when every dependency answers",
+) -> APIRouter:
+    """`/healthz` and `/readyz` (the checks of the request's app); `/metrics` is mounted
+    by the app itself (`app.mount("/metrics", make_asgi_app())`)."""
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary=ready_summary,
+        responses={503: {"description": "A dependency does not answer"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        ok, results = await readiness(checks(request))
+        return JSONResponse(results, status_code=200 if ok else 503)
+
+    return router
