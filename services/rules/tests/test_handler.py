@@ -11,9 +11,8 @@ from rules_factories import golden, ruleset_doc
 from territory.rules.ruleset import parse_ruleset
 from territory.rules.service import RulesService, register
 from territory.rules.settings import RulesSettings
-from territory.shared.broker import EventPublisher, make_broker
-from territory.shared.deadletter import DeadLetters
 from territory.shared.events import ClientDeduplicated
+from territory.shared.kernel import ConsumerKernel
 from territory.shared.settings import KafkaSettings, RetrySettings
 
 
@@ -26,16 +25,16 @@ def settings() -> RulesSettings:
 
 
 async def test_client_deduplicated_handler_publishes_the_assignment(settings):
-    broker = make_broker(settings.kafka, client_id="rules-test")
-    publisher = EventPublisher(broker, settings.kafka.topics)
+    kernel = ConsumerKernel(settings, "rules")
+    broker = kernel.broker
     service = RulesService(
         settings=settings,
-        publisher=publisher,
-        dead_letters=DeadLetters(publisher, stage="rules", producer="t", retry=settings.retry),
+        publisher=kernel.publisher,
+        dead_letters=kernel.dead_letters,
         producer="t",
     )
     service._activate(parse_ruleset(ruleset_doc()), source="test", published_by=None)
-    register(broker, service)
+    register(kernel, service)
     topics = settings.kafka.topics
 
     @broker.subscriber(topics.assignment_changed)

@@ -381,3 +381,31 @@ async def test_the_initial_ruleset_file_is_announced_once(rules_settings, publis
         assert service.engine.version == "t1"
     assert len(await read_topic(servers, topic, expect=2, timeout=3)) == 1
     assert len(await assignments(rules_settings, expect=1, timeout=2)) == 0
+
+
+async def test_a_malformed_assignment_on_the_topic_does_not_stop_a_restart(rules_settings, publish):
+    await publish(*clients_event(*SAMPLE[:4]))
+    async with running(rules_settings) as service:
+        await wait_for(lambda: len(service.book.placements) == 4)
+    # A truncated record on our own topic (`Invalid JSON: EOF while parsing`) used to
+    # crash the rebuild; it is skipped, and the rest of the state comes back.
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=rules_settings.kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            rules_settings.kafka.topics.assignment_changed,
+            b'{"payload": {"client_id": "x"',
+            key=b"x",
+        )
+    finally:
+        await producer.stop()
+    async with running(rules_settings, subscribe=False) as service:
+        assert service.ready
+        assert set(service.book.placements) == {c.client_id for c in SAMPLE[:4]}
+    from territory.shared.broker import topic_message_counts
+
+    counts = await topic_message_counts(rules_settings.kafka)
+    # four assignments and the malformed record: nothing re-emitted
+    assert counts[rules_settings.kafka.topics.assignment_changed] == 5

@@ -26,11 +26,11 @@ from territory.shared.topics import TOPIC_SPECS, Topic, Topics
 
 log = logging.getLogger(__name__)
 
-# Offsets are committed after the handler returns; when it raises, the message is sought
-# back and redelivered. Handlers wrap their work in `deadletter.DeadLetters.guard`, which
-# turns a poison message into a dead letter after bounded retries, so only infrastructure
-# failures (the broker itself unreachable) ever lead to redelivery: nothing is lost and the
-# stream never stalls on one record.
+# Offsets are committed after the handler returns; when it raises, the batch is sought
+# back and redelivered. The kernel's consumers (`territory.shared.kernel`) turn a poison
+# record into a dead letter after bounded retries, so only infrastructure failures (the
+# broker itself unreachable) ever lead to redelivery: nothing is lost and the stream never
+# stalls on one record.
 CONSUMER_ACK_POLICY = AckPolicy.NACK_ON_ERROR
 
 

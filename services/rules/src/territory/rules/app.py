@@ -9,9 +9,7 @@ app's lifespan after the state was rebuilt.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -24,17 +22,12 @@ from territory.rules.preview import PreviewDiff
 from territory.rules.ruleset import RulesetError, loads_ruleset
 from territory.rules.service import ActiveRuleset, RulesService, register
 from territory.rules.settings import RulesSettings
-from territory.shared.broker import EventPublisher, ensure_topics, make_broker
-from territory.shared.deadletter import DeadLetters
+from territory.shared.kernel import ConsumerKernel, ops_router
 from territory.shared.log import configure_logging
-from territory.shared.ops import broker_ready
+from territory.shared.ops import ReadinessCheck, broker_ready
 
 log = logging.getLogger(__name__)
 SERVICE = "rules"
-
-
-def producer_name() -> str:
-    return f"{SERVICE}@{socket.gethostname()}:{os.getpid()}"
 
 
 @asynccontextmanager
@@ -42,18 +35,17 @@ async def running(
     settings: RulesSettings, *, subscribe: bool = True
 ) -> AsyncIterator[RulesService]:
     """Broker, state rebuilt from the topics, subscribers started; stops them on exit."""
-    await ensure_topics(settings.kafka)
-    broker = make_broker(settings.kafka, client_id=SERVICE)
-    publisher = EventPublisher(broker, settings.kafka.topics)
-    producer = producer_name()
+    kernel = ConsumerKernel(settings, SERVICE)
+    await kernel.ensure_topics()
     service = RulesService(
         settings=settings,
-        publisher=publisher,
-        dead_letters=DeadLetters(publisher, stage=SERVICE, producer=producer, retry=settings.retry),
-        producer=producer,
+        publisher=kernel.publisher,
+        dead_letters=kernel.dead_letters,
+        producer=kernel.producer,
     )
     if subscribe:
-        register(broker, service)
+        register(kernel, service)
+    broker = kernel.broker
     await broker.connect()
     try:
         await service.rebuild()
@@ -96,19 +88,15 @@ def create_app(settings: RulesSettings) -> FastAPI:
         service: RulesService = request.app.state.service
         return service
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"])
-    async def readyz(request: Request) -> JSONResponse:
+    def checks(request: Request) -> Sequence[tuple[str, ReadinessCheck]]:
         service = service_of(request)
-        checks = {
-            "broker": await broker_ready(service.publisher.broker),
-            "state": service.ready,
-        }
-        ok = all(checks.values())
-        return JSONResponse(checks, status_code=200 if ok else 503)
+
+        async def state() -> bool:
+            return service.ready
+
+        return [("broker", lambda: broker_ready(service.publisher.broker)), ("state", state)]
+
+    app.include_router(ops_router(checks, ready_summary="Ready when the state is rebuilt"))
 
     @app.get("/v1/ruleset", response_model=ActiveRuleset, tags=["rules"])
     async def get_ruleset(request: Request) -> ActiveRuleset:

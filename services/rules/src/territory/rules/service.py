@@ -18,15 +18,13 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter as PromCounter
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from territory.rules.book import Book, Outcome
 from territory.rules.engine import Engine, Placement
@@ -41,7 +39,7 @@ from territory.rules.ruleset import (
     ruleset_fingerprint,
 )
 from territory.rules.settings import RulesSettings
-from territory.shared.broker import CONSUMER_ACK_POLICY, EventPublisher, read_until_end
+from territory.shared.broker import EventPublisher
 from territory.shared.deadletter import DeadLetters
 from territory.shared.events import (
     AssignmentChanged,
@@ -57,6 +55,8 @@ from territory.shared.events import (
     RulesetPublished,
     RulesetRelease,
 )
+from territory.shared.kernel import Batch, ConsumerKernel, read_events
+from territory.shared.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ class RulesService:
     active: ActiveRuleset | None = None
     ruleset_offset: int = -1
     client_offsets: dict[str, int] = field(default_factory=dict)
+    # Offsets applied by the batch being published; recorded once its events are durable.
+    applying: dict[str, int] = field(default_factory=dict)
     acknowledged: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     ready: bool = False
@@ -170,28 +172,30 @@ class RulesService:
         topics = kafka.topics
         started = time.perf_counter()
         releases: list[tuple[int, RulesetRelease, Engine]] = []
-        async for rec in read_until_end(kafka, topics.ruleset_published, client_id="rules"):
+        async for event, at in read_events(
+            kafka, topics.ruleset_published, RulesetPublished, client_id="rules"
+        ):
             try:
-                event = RulesetPublished.model_validate_json(rec.value or b"")
                 engine = Engine(parse_ruleset(event.payload.document))
-            except (ValidationError, RulesetError):
+            except RulesetError:
                 continue  # refused when it was published; the previous one stays active
-            releases.append((rec.offset, event.payload, engine))
-            self.ruleset_offset = rec.offset
-        async for rec in read_until_end(kafka, topics.client_deduplicated, client_id="rules"):
-            try:
-                golden = ClientDeduplicated.model_validate_json(rec.value or b"").payload
-            except ValidationError:
-                continue  # the live consumer dead-letters it
-            self.client_offsets[golden.client_id] = rec.offset
+            releases.append((at.offset, event.payload, engine))
+            self.ruleset_offset = at.offset
+        async for received, at in read_events(
+            kafka, topics.client_deduplicated, ClientDeduplicated, client_id="rules"
+        ):
+            golden = received.payload
+            self.client_offsets[golden.client_id] = at.offset
             if golden.retired:
                 self.book.retire_client(golden.client_id)
             else:
                 self.book.put_client(ClientFacts.of(golden))
-        async for rec in read_until_end(kafka, topics.assignment_changed, client_id="rules"):
-            # Our own events: read back only what the book needs (re-validating every
-            # e-mail of a million assignments would dominate the restart).
-            placed = _PlacementRecord.model_validate_json(rec.value or b"").payload
+        # Our own events: read back only what the book needs (re-validating every e-mail
+        # of a million assignments would dominate the restart).
+        async for record, _ in read_events(
+            kafka, topics.assignment_changed, _PlacementRecord, client_id="rules"
+        ):
+            placed = record.payload
             self.book.place(
                 placed.client_id,
                 Placement(
@@ -204,8 +208,10 @@ class RulesService:
                 if placed.territory_id
                 else None,
             )
-        async for rec in read_until_end(kafka, topics.conflict_detected, client_id="rules"):
-            conflict = ConflictDetected.model_validate_json(rec.value or b"").payload
+        async for detected, _ in read_events(
+            kafka, topics.conflict_detected, ConflictDetected, client_id="rules"
+        ):
+            conflict = detected.payload
             if conflict.action != ConflictAction.REFUSE_RULESET:  # about a refused candidate
                 self.book.note_conflict(conflict)
         # The active ruleset is the last valid one that its conflict policy does not
@@ -262,12 +268,23 @@ class RulesService:
 
     # -- handlers -------------------------------------------------------------------------
 
-    async def on_client(self, event: ClientDeduplicated, offset: int) -> None:
-        golden = event.payload
-        async with self.lock:
-            if offset <= self.client_offsets.get(golden.client_id, -1):
-                return  # already applied (redelivery after a rebuild)
-            assert self.engine is not None
+    async def on_client_deduplicated(
+        self, batch: Batch[ClientDeduplicated]
+    ) -> Sequence[Event[Any]]:
+        """Re-decide each golden client of the batch; the changes are published.
+
+        Runs under `self.lock` (held by the kernel around handler and publish)."""
+        assert self.engine is not None
+        events: list[Event[Any]] = []
+        self.applying.clear()
+        for event, at in batch.items():
+            golden = event.payload
+            seen = max(
+                self.client_offsets.get(golden.client_id, -1),
+                self.applying.get(golden.client_id, -1),
+            )
+            if at.offset <= seen:
+                continue  # already applied (redelivery after a rebuild)
             out = Outcome()
             for merged in golden.merged_client_ids:
                 if merged != golden.client_id:
@@ -293,8 +310,24 @@ class RulesService:
                 out.extend(
                     self.book.apply(self.engine, golden.client_id, changed_by="rules-engine")
                 )
-            await self.publish(out, correlation_id=event.correlation_id)
-            self.client_offsets[golden.client_id] = offset
+            events.extend(self.events_of(out, correlation_id=event.correlation_id))
+            self.applying[golden.client_id] = at.offset
+        return events
+
+    def applied(self, events: Sequence[Event[Any]]) -> None:
+        """The batch's events are durable: its clients count as applied."""
+        self.client_offsets.update(self.applying)
+        self.applying.clear()
+        self._count(events)
+
+    async def on_ruleset_published(self, batch: Batch[RulesetPublished]) -> None:
+        """Rulesets in order; a replay publishes its own chunks as it goes."""
+        for event, at in batch.items():
+            await self.on_ruleset(event, at.offset)
+
+    async def on_rules_command(self, batch: Batch[RulesCommanded]) -> None:
+        for event in batch:
+            await self.on_command(event)
 
     async def on_ruleset(self, event: RulesetPublished, offset: int) -> None:
         release = event.payload
@@ -434,7 +467,7 @@ class RulesService:
 
     # -- publishing -----------------------------------------------------------------------
 
-    async def publish(self, out: Outcome, correlation_id: str | None = None) -> None:
+    def events_of(self, out: Outcome, correlation_id: str | None = None) -> list[Event[Any]]:
         extra: dict[str, Any] = {"correlation_id": correlation_id} if correlation_id else {}
         events: list[Event[Any]] = [
             AssignmentChanged(producer=self.producer, payload=a, **extra) for a in out.assignments
@@ -442,60 +475,48 @@ class RulesService:
         events.extend(
             ConflictDetected(producer=self.producer, payload=c, **extra) for c in out.conflicts
         )
+        return events
+
+    async def publish(self, out: Outcome, correlation_id: str | None = None) -> None:
+        events = self.events_of(out, correlation_id)
         if len(events) == 1:
             # One event needs no pipelining (and faststream's TestKafkaBroker cannot
             # confirm the futures of `publish_many`).
             await self.publisher.publish(events[0])
         else:
             await self.publisher.publish_many(events)
-        ASSIGNMENTS.inc(len(out.assignments))
-        for c in out.conflicts:
-            CONFLICTS.labels(c.kind.value).inc()
+        self._count(events)
+
+    @staticmethod
+    def _count(events: Sequence[Event[Any]]) -> None:
+        for event in events:
+            if isinstance(event, AssignmentChanged):
+                ASSIGNMENTS.inc()
+            elif isinstance(event, ConflictDetected):
+                CONFLICTS.labels(event.payload.kind.value).inc()
 
     async def _publish_conflicts(self, conflicts: list[Conflict]) -> None:
         await self.publish(Outcome(conflicts=conflicts))
 
 
-def register(broker: KafkaBroker, service: RulesService) -> None:
+def register(kernel: ConsumerKernel, service: RulesService) -> None:
     """Subscribe the service's handlers (before the broker starts)."""
-    settings = service.settings
-    topics = settings.kafka.topics
-    group = settings.rules.group_id
-    guard = service.dead_letters.guard
-
-    def subscriber(topic: str) -> Callable[[Callable[..., Awaitable[None]]], Any]:
-        return broker.subscriber(  # type: ignore[no-any-return]
-            topic,
-            group_id=group,
-            ack_policy=CONSUMER_ACK_POLICY,
-            auto_offset_reset="earliest",
-        )
-
-    @subscriber(topics.client_deduplicated)
-    async def on_client_deduplicated(message: KafkaMessage) -> None:
-        offset = message.raw_message.offset  # type: ignore[union-attr]
-
-        async def process(event: ClientDeduplicated) -> None:
-            await service.on_client(event, offset)
-
-        await guard(message, ClientDeduplicated, process, source_key=_client_key)
-
-    @subscriber(topics.ruleset_published)
-    async def on_ruleset_published(message: KafkaMessage) -> None:
-        offset = message.raw_message.offset  # type: ignore[union-attr]
-
-        async def process(event: RulesetPublished) -> None:
-            await service.on_ruleset(event, offset)
-
-        await guard(message, RulesetPublished, process)
-
-    @subscriber(topics.rules_command)
-    async def on_rules_command(message: KafkaMessage) -> None:
-        await guard(message, RulesCommanded, service.on_command)
-
-
-def _client_key(event: ClientDeduplicated) -> str | None:
-    return event.payload.client_id
+    group = service.settings.rules.group_id
+    consumer = kernel.consumer
+    consumer(
+        Topic.CLIENT_DEDUPLICATED,
+        group_id=group,
+        publishes=[Topic.ASSIGNMENT_CHANGED, Topic.CONFLICT_DETECTED],
+        lock=service.lock,
+        after_publish=service.applied,
+    )(service.on_client_deduplicated)
+    # These two take the lock themselves, chunk by chunk, while a replay runs.
+    consumer(
+        Topic.RULESET_PUBLISHED,
+        group_id=group,
+        publishes=[Topic.ASSIGNMENT_CHANGED, Topic.CONFLICT_DETECTED, Topic.CLIENT_REJECTED],
+    )(service.on_ruleset_published)
+    consumer(Topic.RULES_COMMAND, group_id=group)(service.on_rules_command)
 
 
 ActiveRuleset.model_rebuild()
