@@ -12,7 +12,7 @@ import pytest
 from factories import assigned, golden, received, rejected, ruleset
 from sqlalchemy import func, select
 
-from territory.loader.runtime import build_broker, build_loader
+from territory.loader.runtime import build_kernel, build_loader
 from territory.loader.service import Loader
 from territory.loader.settings import LoaderOptions, LoaderSettings
 from territory.loader.status import topic_lag
@@ -44,24 +44,22 @@ def settings_for(kafka_settings, url: str, **options) -> LoaderSettings:
 
 @contextlib.asynccontextmanager
 async def running_loader(settings: LoaderSettings) -> AsyncIterator[Loader]:
-    broker = build_broker(settings)
-    await broker.connect()
+    kernel = build_kernel(settings)
     engine = create_warehouse_engine(settings.warehouse_url)
     await asyncio.to_thread(migrate, engine)  # off the loop: the outage proxy runs on it
-    loader = build_loader(settings, broker, engine)
-    task = asyncio.create_task(loader.run())
+    loader = build_loader(settings, kernel, engine)
+    await kernel.broker.start()
     try:
         yield loader
     finally:
         loader.stop()
-        await asyncio.wait_for(task, 30)
-        await broker.stop()
+        await asyncio.wait_for(kernel.broker.stop(), 30)
         engine.dispose()
 
 
 @contextlib.asynccontextmanager
 async def publisher_for(settings: LoaderSettings) -> AsyncIterator[EventPublisher]:
-    broker = build_broker(settings)
+    broker = build_kernel(settings).broker
     await broker.connect()
     try:
         yield EventPublisher(broker, settings.kafka.topics)

@@ -25,6 +25,7 @@ from territory.shared.settings import RetrySettings
 
 log = logging.getLogger(__name__)
 
+
 def encode_original(data: bytes | str) -> tuple[str, str]:
     """Keep the original exactly: text as is, undecodable bytes as base64."""
     if isinstance(data, str):

@@ -10,7 +10,13 @@
 - `producer_name(service)`: the `producer` of every event a process emits.
 """
 
-from territory.shared.kernel.consumer import Batch, ConsumerKernel, Handler
+from territory.shared.kernel.consumer import (
+    Batch,
+    ConsumerKernel,
+    Handler,
+    Redeliver,
+    dead_letter_id,
+)
 from territory.shared.kernel.http import PROBLEM, ops_router, problem
 from territory.shared.kernel.naming import producer_name
 from territory.shared.kernel.rebuild import read_events
@@ -20,6 +26,8 @@ __all__ = [
     "Batch",
     "ConsumerKernel",
     "Handler",
+    "Redeliver",
+    "dead_letter_id",
     "ops_router",
     "problem",
     "producer_name",

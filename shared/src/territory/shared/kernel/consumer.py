@@ -17,8 +17,11 @@ Delivery (per poll of the topic's faststream batch subscriber):
    (with the same retries), so only the poison record becomes a dead letter
    (`processing_failed`);
 4. the offsets of the batch are committed once the handler returned (`CONSUMER_ACK_POLICY`).
-   When even a dead letter cannot be written, the kernel raises: nothing is committed and
-   the batch is read again (at-least-once; every effect is idempotent).
+   When even a dead letter cannot be written, or the handler raises `Redeliver` (an
+   outage it waited out until the service stopped), the kernel raises: nothing is
+   committed and the batch is read again (at-least-once; every effect is idempotent).
+A dead letter's `event_id` derives from the stage and the record's position, so reading
+the same record again (redelivery, replay) gives the same dead letter, kept once.
 Per-key order holds: a key lives on one partition, a batch keeps the partition's order,
 and the next poll of that subscriber starts only after this batch was committed.
 """
@@ -29,6 +32,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, Union
@@ -82,6 +86,17 @@ BATCH_SECONDS = Histogram(
 )
 
 _STASH = "_territory_batch"
+_DEAD_LETTER_NS = uuid.UUID("5d1c6a4e-7f4b-4c1e-9a55-3e0f3c1b2a10")
+
+
+class Redeliver(Exception):
+    """Raised by a handler: commit nothing, no dead letter; the batch is read again."""
+
+
+def dead_letter_id(stage: str, position: MessagePosition) -> uuid.UUID:
+    return uuid.uuid5(
+        _DEAD_LETTER_NS, f"{stage}:{position.topic}:{position.partition}:{position.offset}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +106,7 @@ class Batch(Generic[EventT]):
     events: list[EventT]
     positions: list[MessagePosition]
     raw: list[bytes] = field(default_factory=list)
+    rejected: int = 0  # records of the same poll that were not valid (already dead letters)
 
     def __iter__(self) -> Iterator[EventT]:
         return iter(self.events)
@@ -147,7 +163,8 @@ def _decoder(models: dict[str, type[Event[Any]]]) -> Callable[[KafkaMessage], Aw
             events.append(event)
             positions.append(position)
             values.append(value)
-        setattr(message, _STASH, _Decoded(Batch(events, positions, values), poison))
+        batch = Batch(events, positions, values, rejected=len(poison))
+        setattr(message, _STASH, _Decoded(batch, poison))
         return events
 
     return decode
@@ -166,7 +183,9 @@ class ConsumerKernel:
         self.dead_letters = DeadLetters(
             self.publisher, stage=service, producer=self.producer, retry=settings.retry
         )
+        # Handler name → faststream's call wrapper (`.mock` in TestKafkaBroker tests).
         self.subscribers: dict[str, Any] = {}
+        self._consumers: list[Any] = []
 
     # -- consumers ------------------------------------------------------------------------
 
@@ -241,11 +260,16 @@ class ConsumerKernel:
                     description=f"Published by {self.service} ({handler.__name__}).",
                 )
             self.subscribers[handler.__name__] = wrapped
+            self._consumers.append(subscriber)
             return handler
 
         return decorate
 
     # -- lifecycle ------------------------------------------------------------------------
+
+    async def consuming(self) -> bool:
+        """Every registered consumer is running (a readiness check)."""
+        return bool(self._consumers) and all(c.running for c in self._consumers)
 
     async def ensure_topics(self) -> None:
         await ensure_topics(self.settings.kafka)
@@ -309,6 +333,8 @@ class _Delivery:
         try:
             await self._attempts(batch)
             return []
+        except Redeliver:
+            raise
         except Exception as exc:
             if len(batch) == 1:
                 return [self._processing_failed(batch, exc)]
@@ -320,6 +346,8 @@ class _Delivery:
         for one in batch.singles():
             try:
                 await self._attempts(one)
+            except Redeliver:
+                raise
             except Exception as exc:
                 rejections.append(self._processing_failed(one, exc))
         return rejections
@@ -333,6 +361,8 @@ class _Delivery:
                 try:
                     await self._once(batch)
                     return
+                except Redeliver:
+                    raise
                 except Exception as exc:
                     if attempt == self.retry.attempts:
                         log.exception(
@@ -355,25 +385,34 @@ class _Delivery:
 
     def _contract_violation(self, poison: _Poison) -> ClientRejected:
         RECORDS.labels(self.kernel.service, poison.position.topic, "contract_violation").inc()
-        return self.kernel.dead_letters.rejection(
-            reason=RejectReason.CONTRACT_VIOLATION,
-            errors=poison.errors,
-            original=poison.value,
-            original_format="kafka",
-            position=poison.position,
-            source_key=poison.key.decode("utf-8", "replace") if poison.key else None,
+        return self._stable(
+            self.kernel.dead_letters.rejection(
+                reason=RejectReason.CONTRACT_VIOLATION,
+                errors=poison.errors,
+                original=poison.value,
+                original_format="kafka",
+                position=poison.position,
+                source_key=poison.key.decode("utf-8", "replace") if poison.key else None,
+            )
         )
 
     def _processing_failed(self, one: Batch[Any], exc: Exception) -> ClientRejected:
         event, position = one.events[0], one.positions[0]
         RECORDS.labels(self.kernel.service, position.topic, "processing_failed").inc()
-        return self.kernel.dead_letters.rejection(
-            reason=RejectReason.PROCESSING_FAILED,
-            errors=[FieldError(code=type(exc).__name__, message=str(exc)[:1000])],
-            original=one.raw[0] if one.raw else event.model_dump_json(),
-            original_format="kafka",
-            position=position,
-            source_key=event.key().decode("utf-8", "replace"),
-            attempts=self.retry.attempts,
-            correlation_id=event.correlation_id,
+        return self._stable(
+            self.kernel.dead_letters.rejection(
+                reason=RejectReason.PROCESSING_FAILED,
+                errors=[FieldError(code=type(exc).__name__, message=str(exc)[:1000])],
+                original=one.raw[0] if one.raw else event.model_dump_json(),
+                original_format="kafka",
+                position=position,
+                source_key=event.key().decode("utf-8", "replace"),
+                attempts=self.retry.attempts,
+                correlation_id=event.correlation_id,
+            )
         )
+
+    def _stable(self, event: ClientRejected) -> ClientRejected:
+        assert event.payload.position is not None
+        stable = dead_letter_id(self.kernel.service, event.payload.position)
+        return event.model_copy(update={"event_id": stable})
