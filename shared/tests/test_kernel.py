@@ -15,7 +15,7 @@ from territory.shared.events import (
     Event,
     RejectReason,
 )
-from territory.shared.kernel import Batch, ConsumerKernel, producer_name, read_events
+from territory.shared.kernel import Batch, ServiceKernel, producer_name, read_events
 from territory.shared.settings import KafkaSettings, RetrySettings, ServiceSettings
 from territory.shared.testing import read_topic
 from territory.shared.topics import Topic
@@ -64,12 +64,12 @@ async def test_rebuild_reader_skips_and_counts_a_malformed_record_and_never_rais
     assert skipped(topic) - before == 2
 
 
-def kernel_with(attempts: int = 2) -> ConsumerKernel:
+def kernel_with(attempts: int = 2) -> ServiceKernel:
     settings = ServiceSettings(
         kafka=KafkaSettings(topic_prefix="unit-kernel."),
         retry=RetrySettings(attempts=attempts, backoff_seconds=0),
     )
-    return ConsumerKernel(settings, "test")
+    return ServiceKernel(settings, "test")
 
 
 async def test_a_batch_whose_handler_raises_falls_back_to_one_record_at_a_time():
@@ -119,7 +119,7 @@ async def test_a_batch_whose_handler_raises_falls_back_to_one_record_at_a_time()
 @pytest.mark.kafka
 async def test_outputs_of_a_batch_are_published_and_its_offsets_committed(kafka_settings):
     settings = ServiceSettings(kafka=kafka_settings, retry=RetrySettings(attempts=1))
-    kernel = ConsumerKernel(settings, "test")
+    kernel = ServiceKernel(settings, "test")
     sizes: list[int] = []
 
     @kernel.consumer(

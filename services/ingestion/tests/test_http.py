@@ -183,3 +183,31 @@ async def test_100k_rows_streamed_upload(client, ingestion_settings):
     assert (report["accepted"], report["rejected"]) == (100_000, 0)
     topic = ingestion_settings.kafka.topics.client_received
     assert await end_offsets(ingestion_settings.kafka.bootstrap_servers, topic) == 100_000
+
+
+async def test_an_upload_is_spooled_and_parsed_off_the_event_loop(client, monkeypatch):
+    import threading
+
+    from territory.ingestion import files
+
+    loop_thread = threading.current_thread()
+    parsed_in: set[threading.Thread] = set()
+    real_iter_csv = files.iter_csv
+
+    def watched(*args, **kwargs):
+        for row in real_iter_csv(*args, **kwargs):
+            parsed_in.add(threading.current_thread())
+            yield row
+
+    monkeypatch.setattr(files, "iter_csv", watched)
+    monkeypatch.setattr(files, "PARSE_CHUNK_ROWS", 7)
+    rows = "".join(f"hubspot,{i},Client {i},US\n" for i in range(50))
+    response = await client.post(
+        "/v1/uploads",
+        content=("source_system,source_id,name,country\n" + rows).encode(),
+        params={"filename": "many.csv"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] == 50
+    assert parsed_in
+    assert loop_thread not in parsed_in

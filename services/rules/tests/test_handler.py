@@ -12,7 +12,7 @@ from territory.rules.ruleset import parse_ruleset
 from territory.rules.service import RulesService, register
 from territory.rules.settings import RulesSettings
 from territory.shared.events import ClientDeduplicated
-from territory.shared.kernel import ConsumerKernel
+from territory.shared.kernel import ServiceKernel
 from territory.shared.settings import KafkaSettings, RetrySettings
 
 
@@ -25,7 +25,7 @@ def settings() -> RulesSettings:
 
 
 async def test_client_deduplicated_handler_publishes_the_assignment(settings):
-    kernel = ConsumerKernel(settings, "rules")
+    kernel = ServiceKernel(settings, "rules")
     broker = kernel.broker
     service = RulesService(
         settings=settings,

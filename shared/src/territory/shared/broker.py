@@ -12,7 +12,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -161,6 +161,19 @@ def _single_node(settings: KafkaSettings) -> bool:
     return "," not in settings.bootstrap_servers
 
 
+class Publisher(Protocol):
+    """What publishing code needs; `EventPublisher` is the Kafka one (tests may use an
+    in-memory one, so code that only reads needs no broker)."""
+
+    def topic_for(self, event: Event[Any]) -> str: ...
+
+    async def publish(self, event: Event[Any]) -> None: ...
+
+    async def publish_many(self, events: Sequence[Event[Any]]) -> None: ...
+
+    async def ready(self) -> bool: ...
+
+
 class EventPublisher:
     """Publishes contract events with their partition keys; batches are pipelined.
 
@@ -175,6 +188,13 @@ class EventPublisher:
 
     def topic_for(self, event: Event[Any]) -> str:
         return self.topics.name(event.topic)
+
+    async def ready(self, timeout: float = 2.0) -> bool:
+        """The broker answers."""
+        try:
+            return bool(await self.broker.ping(timeout=timeout))
+        except Exception:
+            return False
 
     async def publish(self, event: Event[Any]) -> None:
         await self.broker.publish(

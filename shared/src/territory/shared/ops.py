@@ -1,7 +1,7 @@
 """`/healthz`, `/readyz` and `/metrics`, the same on every service.
 
 Consumer services run as `faststream.asgi.AsgiFastStream(broker, asgi_routes=ops_routes(broker))`
-(built by `kernel.ConsumerKernel.app`); HTTP services include `kernel.ops_router`, which
+(built by `kernel.ServiceKernel.app`); HTTP services include `kernel.ops_router`, which
 answers from the same `readiness` function.
 """
 
@@ -16,14 +16,14 @@ from faststream.asgi import AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
+from territory.shared.broker import EventPublisher
+from territory.shared.topics import Topics
+
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
 async def broker_ready(broker: KafkaBroker, timeout: float = 2.0) -> bool:
-    try:
-        return bool(await broker.ping(timeout=timeout))
-    except Exception:
-        return False
+    return await EventPublisher(broker, Topics()).ready(timeout)
 
 
 async def readiness(checks: Sequence[tuple[str, ReadinessCheck]]) -> tuple[bool, dict[str, bool]]:

@@ -63,7 +63,7 @@ from territory.shared.events import (
     Event,
     GoldenClient,
 )
-from territory.shared.kernel import Batch, ConsumerKernel, read_events
+from territory.shared.kernel import Batch, ServiceKernel, read_events
 from territory.shared.log import configure_logging
 from territory.shared.settings import load_settings
 from territory.shared.topics import Topic
@@ -86,9 +86,9 @@ DECIDE_SECONDS = Histogram(
 class DedupeService:
     """The master and the handlers that change it; the kernel delivers and publishes."""
 
-    def __init__(self, settings: DedupeSettings, kernel: ConsumerKernel | None = None) -> None:
+    def __init__(self, settings: DedupeSettings, kernel: ServiceKernel | None = None) -> None:
         self.settings = settings
-        self.kernel = kernel or ConsumerKernel(settings, SERVICE)
+        self.kernel = kernel or ServiceKernel(settings, SERVICE)
         self.broker = self.kernel.broker
         self.producer = self.kernel.producer
         self.engine = DedupeEngine(settings.dedupe.engine)
@@ -204,7 +204,7 @@ class DedupeService:
 
 def create_app(settings: DedupeSettings) -> AsgiFastStream:
     """Settings → kernel → the service's handlers registered → the ASGI app."""
-    kernel = ConsumerKernel(settings, SERVICE)
+    kernel = ServiceKernel(settings, SERVICE)
     return DedupeService(settings, kernel).app()
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import Counter, make_asgi_app
+from prometheus_client import Counter
 
 from territory.ingestion.files import FileFormat, detect_format, ingest_file, new_upload_id
 from territory.ingestion.parsing import HeaderError, RawRow
@@ -21,22 +22,16 @@ from territory.ingestion.pipeline import IngestionReport
 from territory.ingestion.runtime import Runtime, running
 from territory.ingestion.settings import IngestionSettings
 from territory.shared.events import FieldError, RejectReason
+from territory.shared.kernel import http_service, problem
 from territory.shared.log import configure_logging
-from territory.shared.ops import broker_ready
+from territory.shared.ops import ReadinessCheck
 
 log = logging.getLogger(__name__)
 
 RECORDS = Counter("territory_ingestion_records_total", "Records ingested", ["outcome", "reason"])
 
-PROBLEM = "application/problem+json"
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra},
-        status_code=status,
-        media_type=PROBLEM,
-    )
+# Uploads reach the disk in pieces of about this size, each written off the event loop.
+SPOOL_WRITE_BYTES = 1024 * 1024
 
 
 def _count(report: IngestionReport) -> None:
@@ -52,9 +47,15 @@ def create_app(settings: IngestionSettings) -> FastAPI:
             app.state.runtime = runtime
             yield
 
-    app = FastAPI(
+    def runtime_of(request: Request) -> Runtime:
+        runtime: Runtime = request.app.state.runtime
+        return runtime
+
+    def checks(request: Request) -> Sequence[tuple[str, ReadinessCheck]]:
+        return [("broker", runtime_of(request).publisher.ready)]
+
+    app = http_service(
         title="Territory Engine ingestion",
-        version="1",
         description=(
             "Accepts client records from upstream CRMs as JSON or as CSV / JSONL files, "
             "validates them against the event contract and publishes them to Kafka: valid "
@@ -62,34 +63,22 @@ def create_app(settings: IngestionSettings) -> FastAPI:
             "machine-readable reason. Accepted + rejected always equals the records sent."
         ),
         lifespan=lifespan,
+        checks=checks,
+        ready_summary="Ready when the broker answers",
     )
-    app.mount("/metrics", make_asgi_app())
-
-    def runtime_of(request: Request) -> Runtime:
-        runtime: Runtime = request.app.state.runtime
-        return runtime
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, "Request refused", str(exc.detail))
+        return problem(exc.status_code, str(exc.detail), title="Request refused")
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem(
             422,
-            "Invalid request",
             "see errors",
+            title="Invalid request",
             errors=json.loads(json.dumps(exc.errors(), default=str)),
         )
-
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"])
-    async def readyz(request: Request) -> JSONResponse:
-        ok = await broker_ready(runtime_of(request).broker)
-        return JSONResponse({"broker": ok}, status_code=200 if ok else 503)
 
     @app.post(
         "/v1/clients",
@@ -166,12 +155,17 @@ def create_app(settings: IngestionSettings) -> FastAPI:
         with tempfile.TemporaryDirectory(dir=limits.spool_dir) as tmp:
             path = Path(tmp) / "upload"
             size = 0
+            pending = bytearray()
             with path.open("wb") as fh:
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > limits.max_upload_bytes:
                         raise HTTPException(413, f"upload exceeds {limits.max_upload_bytes} bytes")
-                    fh.write(chunk)
+                    pending.extend(chunk)
+                    if len(pending) >= SPOOL_WRITE_BYTES:
+                        await asyncio.to_thread(fh.write, bytes(pending))
+                        pending.clear()
+                await asyncio.to_thread(fh.write, bytes(pending))
             try:
                 report = await ingest_file(
                     runtime,
@@ -182,7 +176,7 @@ def create_app(settings: IngestionSettings) -> FastAPI:
                     source_system=source_system,
                 )
             except HeaderError as exc:
-                return problem(422, "File cannot be read", str(exc))
+                return problem(422, str(exc), title="File cannot be read")
         _count(report)
         return report
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import IO, Literal
 from uuid import uuid4
@@ -15,6 +16,8 @@ from territory.ingestion.runtime import Runtime
 
 FileFormat = Literal["csv", "jsonl"]
 REQUIRED_COLUMNS = ("source_id", "name")
+# Rows parsed per hop to a worker thread: memory stays flat, the event loop stays free.
+PARSE_CHUNK_ROWS = 1_000
 
 
 def detect_format(filename: str) -> FileFormat:
@@ -73,6 +76,15 @@ def _prepend(first: RawRow | None, rest: Iterator[RawRow]) -> Iterator[RawRow]:
     yield from rest
 
 
+async def in_thread(rows: Iterator[RawRow], chunk: int | None = None) -> AsyncIterator[RawRow]:
+    """Read and parse `rows` in a worker thread, a chunk at a time (never ahead of the
+    consumer: one chunk in memory, and the file is not read while the loop looks at it)."""
+    size = chunk or PARSE_CHUNK_ROWS
+    while part := await asyncio.to_thread(lambda: list(islice(rows, size))):
+        for row in part:
+            yield row
+
+
 async def ingest_file(
     runtime: Runtime,
     path: Path,
@@ -93,7 +105,8 @@ async def ingest_file(
     archive_uri = await runtime.archive.store(path, upload_id=upload_id, filename=filename)
     stats = ParseStats()
     with path.open("rb") as stream:
-        rows = rows_of(
+        rows = await asyncio.to_thread(
+            rows_of,
             stream,
             fmt,
             encoding=encoding,
@@ -102,7 +115,7 @@ async def ingest_file(
             source_system=source_system,
         )
         report = await runtime.ingestor.ingest(
-            rows,
+            in_thread(rows),
             upload_id=upload_id,
             original_format=fmt,
             defaults={"source_system": source_system} if source_system else None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -86,7 +86,7 @@ class Ingestor:
 
     async def ingest(
         self,
-        rows: Iterable[RawRow],
+        rows: Iterable[RawRow] | AsyncIterable[RawRow],
         *,
         upload_id: str,
         original_format: str,
@@ -102,7 +102,7 @@ class Ingestor:
         results: list[RecordResult] = []
         batch: list[Event[Any]] = []
 
-        for row in rows:
+        async for row in _each(rows):
             correlation_id = f"{upload_id}/{row.row_number}"
             if row.data is not None:
                 outcome = self._validate(row.data, defaults)
@@ -195,3 +195,12 @@ def _source_key(data: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> 
     if system and source_id:
         return f"{str(system).strip().lower()}:{str(source_id).strip()}"
     return None
+
+
+async def _each(rows: Iterable[RawRow] | AsyncIterable[RawRow]) -> AsyncIterator[RawRow]:
+    if isinstance(rows, AsyncIterable):
+        async for row in rows:
+            yield row
+    else:
+        for row in rows:
+            yield row

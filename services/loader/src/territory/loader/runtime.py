@@ -7,14 +7,14 @@ from sqlalchemy import Engine
 from territory.loader.service import Loader
 from territory.loader.settings import LoaderSettings
 from territory.loader.staging import RawStager
-from territory.shared.kernel import ConsumerKernel
+from territory.shared.kernel import ServiceKernel
 from territory.shared.warehouse.engine import backend_of, create_warehouse_engine
 
 SERVICE = "loader"
 
 
 def build_loader(
-    settings: LoaderSettings, kernel: ConsumerKernel, engine: Engine | None = None
+    settings: LoaderSettings, kernel: ServiceKernel, engine: Engine | None = None
 ) -> Loader:
     """The loader, registered as the kernel's consumer. Nothing here touches the network:
     connections open when the broker starts."""
@@ -26,5 +26,5 @@ def build_loader(
     return loader
 
 
-def build_kernel(settings: LoaderSettings) -> ConsumerKernel:
-    return ConsumerKernel(settings, SERVICE)
+def build_kernel(settings: LoaderSettings) -> ServiceKernel:
+    return ServiceKernel(settings, SERVICE)

@@ -44,7 +44,7 @@ from territory.shared.events import (
     FieldError,
     RejectReason,
 )
-from territory.shared.kernel import Batch, ConsumerKernel, Redeliver, dead_letter_id
+from territory.shared.kernel import Batch, Redeliver, ServiceKernel, dead_letter_id
 from territory.shared.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class Loader:
 
     # -- the consumer ----------------------------------------------------------------
 
-    def register(self, kernel: ConsumerKernel) -> None:
+    def register(self, kernel: ServiceKernel) -> None:
         options = self.options
         kernel.consumer(
             *LOADED_TOPICS,

@@ -15,16 +15,15 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
 from pydantic import BaseModel
 
 from territory.rules.preview import PreviewDiff
 from territory.rules.ruleset import RulesetError, loads_ruleset
 from territory.rules.service import ActiveRuleset, RulesService, register
 from territory.rules.settings import RulesSettings
-from territory.shared.kernel import ConsumerKernel, ops_router
+from territory.shared.kernel import ServiceKernel, http_service
 from territory.shared.log import configure_logging
-from territory.shared.ops import ReadinessCheck, broker_ready
+from territory.shared.ops import ReadinessCheck
 
 log = logging.getLogger(__name__)
 SERVICE = "rules"
@@ -35,7 +34,7 @@ async def running(
     settings: RulesSettings, *, subscribe: bool = True
 ) -> AsyncIterator[RulesService]:
     """Broker, state rebuilt from the topics, subscribers started; stops them on exit."""
-    kernel = ConsumerKernel(settings, SERVICE)
+    kernel = ServiceKernel(settings, SERVICE)
     await kernel.ensure_topics()
     service = RulesService(
         settings=settings,
@@ -76,14 +75,6 @@ def create_app(settings: RulesSettings) -> FastAPI:
             app.state.service = service
             yield
 
-    app = FastAPI(
-        title="Territory Engine rules",
-        version="1",
-        description="Territory assignment rules: the active ruleset and previews of candidates.",
-        lifespan=lifespan,
-    )
-    app.mount("/metrics", make_asgi_app())
-
     def service_of(request: Request) -> RulesService:
         service: RulesService = request.app.state.service
         return service
@@ -94,9 +85,15 @@ def create_app(settings: RulesSettings) -> FastAPI:
         async def state() -> bool:
             return service.ready
 
-        return [("broker", lambda: broker_ready(service.publisher.broker)), ("state", state)]
+        return [("broker", service.publisher.ready), ("state", state)]
 
-    app.include_router(ops_router(checks, ready_summary="Ready when the state is rebuilt"))
+    app = http_service(
+        title="Territory Engine rules",
+        description="Territory assignment rules: the active ruleset and previews of candidates.",
+        lifespan=lifespan,
+        checks=checks,
+        ready_summary="Ready when the state is rebuilt",
+    )
 
     @app.get("/v1/ruleset", response_model=ActiveRuleset, tags=["rules"])
     async def get_ruleset(request: Request) -> ActiveRuleset:

@@ -55,7 +55,7 @@ from territory.shared.events import (
     RulesetPublished,
     RulesetRelease,
 )
-from territory.shared.kernel import Batch, ConsumerKernel, read_events
+from territory.shared.kernel import Batch, ServiceKernel, read_events
 from territory.shared.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -499,7 +499,7 @@ class RulesService:
         await self.publish(Outcome(conflicts=conflicts))
 
 
-def register(kernel: ConsumerKernel, service: RulesService) -> None:
+def register(kernel: ServiceKernel, service: RulesService) -> None:
     """Subscribe the service's handlers (before the broker starts)."""
     group = service.settings.rules.group_id
     consumer = kernel.consumer

@@ -1,10 +1,10 @@
 """The service kernel: the one way a Territory Engine service is built.
 
-- `ConsumerKernel(settings, service)`: broker, publisher, dead letters and producer name of
+- `ServiceKernel(settings, service)`: broker, publisher, dead letters and producer name of
   a consumer service; `@kernel.consumer(Topic..., group_id=...)` registers a typed, batched
   handler (`async def on_x(batch: Batch[SomeEvent]) -> Sequence[Event]`) whose return
   value is published; `kernel.app(...)` is the ASGI app (`/healthz`, `/readyz`, `/metrics`).
-- `ops_router(...)`: the same ops routes for the HTTP services (FastAPI).
+- `http_service(...)`: a FastAPI app with the same ops routes (`ops_router`) and `/metrics`.
 - `problem(...)`: an `application/problem+json` response.
 - `read_events(...)`: rebuild state from a topic, yielding validated events only.
 - `producer_name(service)`: the `producer` of every event a process emits.
@@ -12,22 +12,23 @@
 
 from territory.shared.kernel.consumer import (
     Batch,
-    ConsumerKernel,
     Handler,
     Redeliver,
+    ServiceKernel,
     dead_letter_id,
 )
-from territory.shared.kernel.http import PROBLEM, ops_router, problem
+from territory.shared.kernel.http import PROBLEM, http_service, ops_router, problem
 from territory.shared.kernel.naming import producer_name
 from territory.shared.kernel.rebuild import read_events
 
 __all__ = [
     "PROBLEM",
     "Batch",
-    "ConsumerKernel",
     "Handler",
     "Redeliver",
+    "ServiceKernel",
     "dead_letter_id",
+    "http_service",
     "ops_router",
     "problem",
     "producer_name",

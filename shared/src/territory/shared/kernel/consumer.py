@@ -170,8 +170,9 @@ def _decoder(models: dict[str, type[Event[Any]]]) -> Callable[[KafkaMessage], Aw
     return decode
 
 
-class ConsumerKernel:
-    """Broker, publisher, dead letters and consumers of one service process."""
+class ServiceKernel:
+    """Broker, publisher, dead letters and consumers of one service process (an HTTP
+    service that only publishes uses it without consumers)."""
 
     def __init__(self, settings: ServiceSettings, service: str) -> None:
         self.settings = settings
@@ -298,7 +299,7 @@ class _Delivery:
 
     def __init__(
         self,
-        kernel: ConsumerKernel,
+        kernel: ServiceKernel,
         handler: Handler,
         *,
         lock: asyncio.Lock | None,

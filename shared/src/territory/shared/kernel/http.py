@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import make_asgi_app
 
 from territory.shared.ops import ReadinessCheck, readiness
 
@@ -31,8 +33,8 @@ def ops_router(
     *,
     ready_summary: str = "Ready when every dependency answers",
 ) -> APIRouter:
-    """`/healthz` and `/readyz` (the checks of the request's app); `/metrics` is mounted
-    by the app itself (`app.mount("/metrics", make_asgi_app())`)."""
+    """`/healthz` and `/readyz` (the checks of the request's app); `http_service` adds
+    `/metrics`."""
     router = APIRouter(tags=["ops"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -49,3 +51,20 @@ def ops_router(
         return JSONResponse(results, status_code=200 if ok else 503)
 
     return router
+
+
+def http_service(
+    *,
+    title: str,
+    description: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    checks: Callable[[Request], Sequence[tuple[str, ReadinessCheck]]],
+    ready_summary: str = "Ready when every dependency answers",
+    **options: Any,
+) -> FastAPI:
+    """A FastAPI app with the ops routes every service has: `/healthz`, `/readyz` (the
+    request's `checks`) and `/metrics`. Routes and error handlers are the caller's."""
+    app = FastAPI(title=title, version="1", description=description, lifespan=lifespan, **options)
+    app.include_router(ops_router(checks, ready_summary=ready_summary))
+    app.mount("/metrics", make_asgi_app())
+    return app
