@@ -16,6 +16,7 @@ from territory.shared.broker import ensure_topics
 from territory.shared.settings import KafkaSettings
 
 from .utils.fake_rules import FakeRules, fake_rules_server
+from .utils.publisher import RecordingPublisher
 from .utils.tokens import auth_settings
 from .utils.warehouse import fill
 
@@ -73,15 +74,16 @@ async def shared_kafka(kafka_bootstrap: str) -> KafkaSettings:
 
 
 @pytest.fixture(scope="session")
-def settings(
-    shared_kafka: KafkaSettings, warehouse_path: Path, fake_rules: FakeRules
-) -> ApiSettings:
-    return make_settings(shared_kafka, f"sqlite:///{warehouse_path}", rules_url=fake_rules.url)
+def settings(warehouse_path: Path, fake_rules: FakeRules) -> ApiSettings:
+    # No broker: reads and role checks publish into memory (`runtime.publisher`).
+    kafka = KafkaSettings(topic_prefix=f"test-api-{uuid.uuid4().hex[:8]}.")
+    return make_settings(kafka, f"sqlite:///{warehouse_path}", rules_url=fake_rules.url)
 
 
 @pytest.fixture(scope="session")
 async def runtime(settings: ApiSettings, warehouse_engine: Engine) -> AsyncIterator[Runtime]:
-    async with running(settings, engine=warehouse_engine) as rt:
+    publisher = RecordingPublisher(settings.kafka.topics)
+    async with running(settings, engine=warehouse_engine, publisher=publisher) as rt:
         yield rt
 
 

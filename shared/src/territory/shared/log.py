@@ -16,10 +16,6 @@ _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=N
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
-def current_correlation_id() -> str | None:
-    return _correlation_id.get()
-
-
 @contextmanager
 def correlation(correlation_id: str | None) -> Iterator[None]:
     """Tag every log line in this block (and tasks it spawns) with the correlation id."""

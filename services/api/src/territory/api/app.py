@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import make_asgi_app
 
 from territory.api import errors
+from territory.api.deps import get_runtime
 from territory.api.middleware import BodySizeLimit, Metrics, RateLimit, TokenBucketLimiter
 from territory.api.routes import (
     advisors,
@@ -17,14 +18,16 @@ from territory.api.routes import (
     clients,
     conflicts,
     dedupe,
-    ops,
     rulesets,
     summary,
     territories,
 )
 from territory.api.runtime import running
 from territory.api.settings import ApiSettings
+from territory.api.warehouse import warehouse_ready
+from territory.shared.kernel import http_service
 from territory.shared.log import configure_logging
+from territory.shared.ops import ReadinessCheck
 
 DESCRIPTION = """Read and admin API over the Territory Engine warehouse, for the dashboard.
 
@@ -48,19 +51,27 @@ def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI
             app.state.runtime = runtime
             yield
 
+    def checks(request: Request) -> Sequence[tuple[str, ReadinessCheck]]:
+        runtime = get_runtime(request)
+
+        async def warehouse() -> bool:
+            return await asyncio.to_thread(warehouse_ready, runtime.engine)
+
+        return [("broker", runtime.publisher.ready), ("warehouse", warehouse)]
+
     docs = settings.docs_enabled
-    app = FastAPI(
+    app = http_service(
         title="Territory Engine API",
-        version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        checks=checks,
+        ready_summary="Ready when the broker and the warehouse answer",
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     errors.install(app)
     for module in (
-        ops,
         summary,
         territories,
         clients,
@@ -71,7 +82,6 @@ def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI
         rulesets,
     ):
         app.include_router(module.router)
-    app.mount("/metrics", make_asgi_app())
 
     options = settings.api
     # Outermost first: metrics see every answer, including 413 and 429.

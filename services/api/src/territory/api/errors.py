@@ -13,10 +13,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from territory.api.security import AuthError
+from territory.shared.kernel import PROBLEM
+from territory.shared.kernel import problem as kernel_problem
 
 log = logging.getLogger(__name__)
-
-PROBLEM = "application/problem+json"
 
 _TITLES = {
     400: "Bad request",
@@ -53,14 +53,9 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body = {
-        "type": "about:blank",
-        "title": title or _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    return kernel_problem(
+        status, detail, title=title or _TITLES.get(status, "Error"), headers=headers, **extra
+    )
 
 
 class ApiProblem(Exception):

@@ -6,7 +6,6 @@ extra task is spawned per request.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -16,7 +15,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from territory.api.errors import PROBLEM
+from territory.shared.kernel import problem
 
 REQUESTS = Counter("territory_api_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -31,21 +30,11 @@ RATE_LIMITED = Counter("territory_api_rate_limited_total", "Requests refused wit
 async def _send_problem(
     send: Send, status: int, title: str, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
-    body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM.encode()),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
+    response = problem(
+        status, detail, title=title, headers={k.decode(): v.decode() for k, v in headers}
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 class BodySizeLimit:

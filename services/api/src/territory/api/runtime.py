@@ -1,14 +1,12 @@
-"""Wiring: broker, publisher, warehouse engine, token verifier and rules client from settings."""
+"""Wiring: publisher (the kernel's broker), warehouse engine, token verifier and rules
+client from settings."""
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from faststream.kafka import KafkaBroker
 from sqlalchemy import Engine
 
 from territory.api.counting import CountCache
@@ -16,20 +14,16 @@ from territory.api.rules_client import RulesClient
 from territory.api.security import TokenVerifier
 from territory.api.settings import ApiSettings
 from territory.api.warehouse import make_engine
-from territory.shared.broker import EventPublisher, ensure_topics, make_broker
+from territory.shared.broker import Publisher
+from territory.shared.kernel import ServiceKernel, producer_name
 
 SERVICE = "api"
-
-
-def producer_name() -> str:
-    return f"{SERVICE}@{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
 class Runtime:
     settings: ApiSettings
-    broker: KafkaBroker
-    publisher: EventPublisher
+    publisher: Publisher
     engine: Engine
     verifier: TokenVerifier
     rules: RulesClient
@@ -38,26 +32,29 @@ class Runtime:
 
 
 @asynccontextmanager
-async def running(settings: ApiSettings, engine: Engine | None = None) -> AsyncIterator[Runtime]:
-    await ensure_topics(settings.kafka)
-    broker = make_broker(settings.kafka, client_id=SERVICE)
-    await broker.connect()
-    rules = RulesClient(settings.api.rules_url, settings.api.rules_timeout_seconds)
-    own_engine = engine is None
-    engine = engine if engine is not None else make_engine(settings.warehouse_url, settings.api)
-    try:
+async def running(
+    settings: ApiSettings, engine: Engine | None = None, *, publisher: Publisher | None = None
+) -> AsyncIterator[Runtime]:
+    """`publisher`: where actions go instead of the broker (tests that only read, or
+    look at what was published, need no broker)."""
+    async with AsyncExitStack() as stack:
+        if publisher is None:
+            kernel = ServiceKernel(settings, SERVICE)
+            await kernel.ensure_topics()
+            await kernel.broker.connect()
+            stack.push_async_callback(kernel.broker.stop)
+            publisher = kernel.publisher
+        rules = RulesClient(settings.api.rules_url, settings.api.rules_timeout_seconds)
+        stack.push_async_callback(rules.close)
+        if engine is None:
+            engine = make_engine(settings.warehouse_url, settings.api)
+            stack.callback(engine.dispose)
         yield Runtime(
             settings=settings,
-            broker=broker,
-            publisher=EventPublisher(broker, settings.kafka.topics),
+            publisher=publisher,
             engine=engine,
             verifier=TokenVerifier(settings.auth),
             rules=rules,
-            producer=producer_name(),
+            producer=producer_name(SERVICE),
             counts=CountCache(settings.api.count_cache_seconds),
         )
-    finally:
-        await rules.close()
-        await broker.stop()
-        if own_engine:
-            engine.dispose()
