@@ -2,10 +2,12 @@
 
     python scripts/gen_asyncapi.py docs/asyncapi
 
-One document for the whole contract: a channel per topic with its event model, so an
+One document for the whole system, generated from the brokers of the real services, as
+their entry modules build them (handlers registered, nothing started): what each service
+consumes (its typed handlers) and publishes, with the event model of every topic, so an
 upstream CRM team can see exactly what `client.received` accepts (and everyone else what
-each topic carries). The models are the ones in `territory.shared.events`; nothing here is
-written by hand, so the document cannot drift from the code.
+each topic carries). Nothing here is written by hand but the channel descriptions, so the
+document cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ from typing import Any
 import yaml
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-
-from territory.shared.events import EVENT_TYPES
-from territory.shared.topics import TOPIC_SPECS, Topics
+from sqlalchemy import create_engine
 
 DESCRIPTIONS = {
     "client.received": "Client records from upstream CRMs (key `source_system:source_id`). "
@@ -37,19 +37,35 @@ DESCRIPTIONS = {
 }
 
 
+def service_brokers() -> list[KafkaBroker]:
+    """Each service's broker as its entry module builds it (default settings)."""
+    from territory.api.runtime import build_kernel as api_kernel
+    from territory.api.settings import ApiSettings
+    from territory.dedupe.service import DedupeService
+    from territory.dedupe.settings import DedupeSettings
+    from territory.ingestion.runtime import build_kernel as ingestion_kernel
+    from territory.ingestion.settings import IngestionSettings
+    from territory.loader.runtime import build_kernel as loader_kernel
+    from territory.loader.runtime import build_loader
+    from territory.loader.settings import LoaderSettings
+    from territory.rules.app import build_service as rules_service
+    from territory.rules.settings import RulesSettings
+
+    loader_settings = LoaderSettings()
+    loader = loader_kernel(loader_settings)
+    build_loader(loader_settings, loader, create_engine("sqlite://"))
+    return [
+        ingestion_kernel(IngestionSettings()).broker,
+        DedupeService(DedupeSettings()).broker,
+        rules_service(RulesSettings()).publisher.broker,
+        loader.broker,
+        api_kernel(ApiSettings()).broker,
+    ]
+
+
 def build() -> dict[str, Any]:
-    broker = KafkaBroker("127.0.0.1:9092", description="Territory Engine event contract")
-    topics = Topics()
-    for topic in TOPIC_SPECS:
-        model = EVENT_TYPES[topic]
-        broker.publisher(
-            topics.name(topic),
-            title=topic.value,
-            description=DESCRIPTIONS[topic.value],
-            schema=model,
-        )
     spec = AsyncAPI(
-        broker,
+        *service_brokers(),
         title="Territory Engine events",
         version="1",
         description=(
@@ -59,6 +75,36 @@ def build() -> dict[str, Any]:
         ),
     )
     doc: dict[str, Any] = json.loads(spec.to_specification().to_json())
+    return one_channel_per_topic(doc)
+
+
+def one_channel_per_topic(doc: dict[str, Any]) -> dict[str, Any]:
+    """faststream gives every publisher and subscriber a channel of its own; a reader wants
+    one per topic, whose operations say who sends and who receives it."""
+    merged: dict[str, dict[str, Any]] = {}
+    renamed: dict[str, str] = {}
+    for name, channel in doc["channels"].items():
+        topic = channel["address"]
+        role = name.partition(":")[2]
+        target = merged.setdefault(
+            topic, {**channel, "description": DESCRIPTIONS[topic], "messages": {}}
+        )
+        for key, message in channel["messages"].items():
+            new_key = f"{role}:{key}" if role else key
+            target["messages"][new_key] = message
+            renamed[f"#/channels/{name}/messages/{key}"] = f"#/channels/{topic}/messages/{new_key}"
+        renamed[f"#/channels/{name}"] = f"#/channels/{topic}"
+    for operation in doc["operations"].values():
+        operation["channel"]["$ref"] = renamed[operation["channel"]["$ref"]]
+        operation["messages"] = [{"$ref": renamed[m["$ref"]]} for m in operation["messages"]]
+    doc["channels"] = dict(sorted(merged.items()))
+    doc["operations"] = dict(sorted(doc["operations"].items()))
+    # A batch subscriber's payload is a list; each Kafka record carries one of its items.
+    for schema in doc["components"]["schemas"].values():
+        if schema.get("type") == "array" and schema.get("title", "").endswith(":Payload"):
+            items = schema.pop("items")
+            del schema["type"]
+            schema.update(items)
     return doc
 
 

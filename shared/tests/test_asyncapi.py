@@ -26,3 +26,21 @@ def test_every_topic_has_a_channel_with_its_payload_schema():
     assert set(doc["channels"]) >= {"client.received", "client.rejected", "ruleset.published"}
     record = doc["components"]["schemas"]["ClientRecord"]
     assert {"source_system", "source_id", "name"} <= set(record["required"])
+
+
+def test_the_document_comes_from_the_real_services_handlers():
+    operations = load_generator().build()["operations"]
+    receives = {k for k, op in operations.items() if op["action"] == "receive"}
+    sends = {k for k, op in operations.items() if op["action"] == "send"}
+    # dedupe consumes client.received and publishes golden clients; the loader reads all.
+    assert "client.received:OnClientReceivedSubscribe" in receives
+    assert "client.deduplicated:dedupe.on_client_received" in sends
+    assert "client.received:ingestion" in sends
+    assert "ruleset.published:api" in sends
+    assert {k.split(":")[0] for k in receives if k.endswith("OnBatchSubscribe")} >= {
+        "client.received",
+        "assignment.changed",
+        "client.rejected",
+    }
+    # every consumer may dead-letter
+    assert "client.rejected:dedupe.on_client_received" in sends

@@ -16,6 +16,7 @@ from territory.api.settings import ApiSettings
 from territory.api.warehouse import make_engine
 from territory.shared.broker import Publisher
 from territory.shared.kernel import ServiceKernel, producer_name
+from territory.shared.topics import Topic
 
 SERVICE = "api"
 
@@ -31,6 +32,13 @@ class Runtime:
     counts: CountCache
 
 
+def build_kernel(settings: ApiSettings) -> ServiceKernel:
+    kernel = ServiceKernel(settings, SERVICE)
+    # Actions are events: rulesets, reviewers' dedupe decisions, reassignments, acks.
+    kernel.publishes(Topic.RULESET_PUBLISHED, Topic.DEDUPE_COMMAND, Topic.RULES_COMMAND)
+    return kernel
+
+
 @asynccontextmanager
 async def running(
     settings: ApiSettings, engine: Engine | None = None, *, publisher: Publisher | None = None
@@ -39,7 +47,7 @@ async def running(
     look at what was published, need no broker)."""
     async with AsyncExitStack() as stack:
         if publisher is None:
-            kernel = ServiceKernel(settings, SERVICE)
+            kernel = build_kernel(settings)
             await kernel.ensure_topics()
             await kernel.broker.connect()
             stack.push_async_callback(kernel.broker.stop)

@@ -13,6 +13,7 @@ from territory.ingestion.pipeline import Ingestor
 from territory.ingestion.settings import IngestionSettings
 from territory.shared.broker import EventPublisher
 from territory.shared.kernel import ServiceKernel
+from territory.shared.topics import Topic
 
 SERVICE = "ingestion"
 
@@ -26,9 +27,15 @@ class Runtime:
     archive: RawArchive
 
 
+def build_kernel(settings: IngestionSettings) -> ServiceKernel:
+    kernel = ServiceKernel(settings, SERVICE)
+    kernel.publishes(Topic.CLIENT_RECEIVED, Topic.CLIENT_REJECTED)
+    return kernel
+
+
 @asynccontextmanager
 async def running(settings: IngestionSettings) -> AsyncIterator[Runtime]:
-    kernel = ServiceKernel(settings, SERVICE)
+    kernel = build_kernel(settings)
     await kernel.ensure_topics()
     await kernel.broker.connect()
     try:

@@ -45,7 +45,6 @@ from territory.shared.events import (
     RejectReason,
 )
 from territory.shared.kernel import Batch, Redeliver, ServiceKernel, dead_letter_id
-from territory.shared.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,6 @@ class Loader:
         kernel.consumer(
             *LOADED_TOPICS,
             group_id=options.group_id,
-            publishes=[Topic.CLIENT_REJECTED],
             max_records=options.batch_size,
             max_wait_ms=options.batch_max_wait_ms,
         )(self.on_batch)

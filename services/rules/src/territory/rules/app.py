@@ -21,6 +21,7 @@ from territory.rules.preview import PreviewDiff
 from territory.rules.ruleset import RulesetError, loads_ruleset
 from territory.rules.service import ActiveRuleset, RulesService, register
 from territory.rules.settings import RulesSettings
+from territory.shared.broker import ensure_topics
 from territory.shared.kernel import ServiceKernel, http_service
 from territory.shared.log import configure_logging
 from territory.shared.ops import ReadinessCheck
@@ -29,13 +30,9 @@ log = logging.getLogger(__name__)
 SERVICE = "rules"
 
 
-@asynccontextmanager
-async def running(
-    settings: RulesSettings, *, subscribe: bool = True
-) -> AsyncIterator[RulesService]:
-    """Broker, state rebuilt from the topics, subscribers started; stops them on exit."""
+def build_service(settings: RulesSettings, *, subscribe: bool = True) -> RulesService:
+    """Settings → kernel → the service with its handlers registered (nothing started)."""
     kernel = ServiceKernel(settings, SERVICE)
-    await kernel.ensure_topics()
     service = RulesService(
         settings=settings,
         publisher=kernel.publisher,
@@ -44,7 +41,17 @@ async def running(
     )
     if subscribe:
         register(kernel, service)
-    broker = kernel.broker
+    return service
+
+
+@asynccontextmanager
+async def running(
+    settings: RulesSettings, *, subscribe: bool = True
+) -> AsyncIterator[RulesService]:
+    """Broker, state rebuilt from the topics, subscribers started; stops them on exit."""
+    service = build_service(settings, subscribe=subscribe)
+    await ensure_topics(settings.kafka)
+    broker = service.publisher.broker
     await broker.connect()
     try:
         await service.rebuild()

@@ -514,7 +514,7 @@ def register(kernel: ServiceKernel, service: RulesService) -> None:
     consumer(
         Topic.RULESET_PUBLISHED,
         group_id=group,
-        publishes=[Topic.ASSIGNMENT_CHANGED, Topic.CONFLICT_DETECTED, Topic.CLIENT_REJECTED],
+        publishes=[Topic.ASSIGNMENT_CHANGED, Topic.CONFLICT_DETECTED],
     )(service.on_ruleset_published)
     consumer(Topic.RULES_COMMAND, group_id=group)(service.on_rules_command)
 

@@ -253,18 +253,26 @@ class ServiceKernel:
                 max_poll_interval_ms=3_600_000,
             )
             wrapped = subscriber(consume)
-            for topic in publishes:
-                self.broker.publisher(
-                    self.topics.name(topic),
-                    title=f"{self.topics.name(topic)}:{handler.__name__}",
-                    schema=EVENT_TYPES[topic],
-                    description=f"Published by {self.service} ({handler.__name__}).",
-                )
+            # Every consumer may dead-letter: client.rejected is always among its outputs.
+            outputs = dict.fromkeys([*publishes, Topic.CLIENT_REJECTED])
+            self.publishes(*outputs, by=handler.__name__)
             self.subscribers[handler.__name__] = wrapped
             self._consumers.append(subscriber)
             return handler
 
         return decorate
+
+    def publishes(self, *topics: Topic, by: str | None = None) -> None:
+        """Declare what the service publishes (the AsyncAPI document shows it)."""
+        who = f"{self.service} ({by})" if by else self.service
+        for topic in topics:
+            name = self.topics.name(topic)
+            self.broker.publisher(
+                name,
+                title=f"{name}:{self.service}.{by}" if by else f"{name}:{self.service}",
+                schema=EVENT_TYPES[topic],
+                description=f"Published by {who}.",
+            )
 
     # -- lifecycle ------------------------------------------------------------------------
 
