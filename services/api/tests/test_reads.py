@@ -174,13 +174,3 @@ async def test_conflicts_dedupe_rulesets_summary(client):
     assert summary["open_dedupe_reviews"] == 2
     assert summary["active_ruleset_version"] == "2026.11.2"
     assert summary["regions"] is None
-
-
-async def test_ops_routes_are_the_kernels_and_answer_without_a_broker(client):
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
-    ready = await client.get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json() == {"broker": True, "warehouse": True}
-    metrics = await client.get("/metrics/")
-    assert metrics.status_code == 200
-    assert "territory_api_requests_total" in metrics.text

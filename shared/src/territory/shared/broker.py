@@ -135,6 +135,18 @@ async def read_until_end(
         await consumer.stop()
 
 
+async def topic_bounds(
+    consumer: AIOKafkaConsumer, topic: str
+) -> dict[TopicPartition, tuple[int, int]] | None:
+    """(first, end) offset of every partition of `topic`; None when it does not exist."""
+    tps = await topic_partitions(consumer, topic)
+    if not tps:
+        return None
+    starts = await consumer.beginning_offsets(tps)
+    ends = await consumer.end_offsets(tps)
+    return {tp: (starts[tp], ends[tp]) for tp in tps}
+
+
 async def topic_message_counts(settings: KafkaSettings) -> dict[str, int | None]:
     """Messages ever written per contract topic (None: the topic does not exist)."""
     consumer = AIOKafkaConsumer(
@@ -145,13 +157,8 @@ async def topic_message_counts(settings: KafkaSettings) -> dict[str, int | None]
         counts: dict[str, int | None] = {}
         for topic in TOPIC_SPECS:
             name = settings.topics.name(topic)
-            tps = await topic_partitions(consumer, name)
-            if not tps:
-                counts[name] = None
-                continue
-            ends = await consumer.end_offsets(tps)
-            starts = await consumer.beginning_offsets(tps)
-            counts[name] = sum(ends[tp] - starts[tp] for tp in tps)
+            bounds = await topic_bounds(consumer, name)
+            counts[name] = None if bounds is None else sum(e - s for s, e in bounds.values())
         return counts
     finally:
         await consumer.stop()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,7 +24,7 @@ from territory.api.routes import (
 from territory.api.runtime import running
 from territory.api.settings import ApiSettings
 from territory.api.warehouse import warehouse_ready
-from territory.shared.kernel import http_service
+from territory.shared.kernel import http_service, serving
 from territory.shared.log import configure_logging
 from territory.shared.ops import ReadinessCheck
 
@@ -42,15 +41,6 @@ Errors are `application/problem+json`."""
 def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI:
     """`manage_runtime=False`: the caller sets `app.state.runtime` (tests share one)."""
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not manage_runtime:
-            yield
-            return
-        async with running(settings) as runtime:
-            app.state.runtime = runtime
-            yield
-
     def checks(request: Request) -> Sequence[tuple[str, ReadinessCheck]]:
         runtime = get_runtime(request)
 
@@ -63,7 +53,7 @@ def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI
     app = http_service(
         title="Territory Engine API",
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=serving(lambda: running(settings), "runtime") if manage_runtime else None,
         checks=checks,
         ready_summary="Ready when the broker and the warehouse answer",
         docs_url="/docs" if docs else None,

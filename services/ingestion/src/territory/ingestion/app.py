@@ -6,8 +6,7 @@ import asyncio
 import json
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,7 +21,7 @@ from territory.ingestion.pipeline import IngestionReport
 from territory.ingestion.runtime import Runtime, running
 from territory.ingestion.settings import IngestionSettings
 from territory.shared.events import FieldError, RejectReason
-from territory.shared.kernel import http_service, problem
+from territory.shared.kernel import http_service, problem, serving
 from territory.shared.log import configure_logging
 from territory.shared.ops import ReadinessCheck
 
@@ -41,12 +40,6 @@ def _count(report: IngestionReport) -> None:
 
 
 def create_app(settings: IngestionSettings) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(settings) as runtime:
-            app.state.runtime = runtime
-            yield
-
     def runtime_of(request: Request) -> Runtime:
         runtime: Runtime = request.app.state.runtime
         return runtime
@@ -62,7 +55,7 @@ def create_app(settings: IngestionSettings) -> FastAPI:
             "records to `client.received`, every invalid one to `client.rejected` with a "
             "machine-readable reason. Accepted + rejected always equals the records sent."
         ),
-        lifespan=lifespan,
+        lifespan=serving(lambda: running(settings), "runtime"),
         checks=checks,
         ready_summary="Ready when the broker answers",
     )

@@ -9,7 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Engine, func, select
 
 from territory.loader.decode import LOADED_TOPICS
-from territory.shared.broker import topic_partitions
+from territory.shared.broker import topic_bounds
 from territory.shared.settings import KafkaSettings
 from territory.shared.warehouse import schema as s
 
@@ -25,17 +25,15 @@ async def topic_lag(kafka: KafkaSettings, group_id: str) -> dict[str, int | None
         lag: dict[str, int | None] = {}
         for topic in LOADED_TOPICS:
             name = kafka.topics.name(topic)
-            tps = await topic_partitions(consumer, name)
-            if not tps:
+            bounds = await topic_bounds(consumer, name)
+            if bounds is None:
                 lag[name] = None
                 continue
-            ends = await consumer.end_offsets(tps)
-            starts = await consumer.beginning_offsets(tps)
             total = 0
-            for tp in tps:
+            for tp, (start, end) in bounds.items():
                 meta = committed.get(tp)
-                done = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
-                total += max(0, ends[tp] - done)
+                done = meta.offset if meta is not None and meta.offset >= 0 else start
+                total += max(0, end - done)
             lag[name] = total
         return lag
     finally:

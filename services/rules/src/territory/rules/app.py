@@ -22,7 +22,7 @@ from territory.rules.ruleset import RulesetError, loads_ruleset
 from territory.rules.service import ActiveRuleset, RulesService, register
 from territory.rules.settings import RulesSettings
 from territory.shared.broker import ensure_topics
-from territory.shared.kernel import ServiceKernel, http_service
+from territory.shared.kernel import ServiceKernel, http_service, serving
 from territory.shared.log import configure_logging
 from territory.shared.ops import ReadinessCheck
 
@@ -76,12 +76,6 @@ class RulesetProblems(BaseModel):
 
 
 def create_app(settings: RulesSettings) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(settings) as service:
-            app.state.service = service
-            yield
-
     def service_of(request: Request) -> RulesService:
         service: RulesService = request.app.state.service
         return service
@@ -97,7 +91,7 @@ def create_app(settings: RulesSettings) -> FastAPI:
     app = http_service(
         title="Territory Engine rules",
         description="Territory assignment rules: the active ruleset and previews of candidates.",
-        lifespan=lifespan,
+        lifespan=serving(lambda: running(settings), "service"),
         checks=checks,
         ready_summary="Ready when the state is rebuilt",
     )

@@ -17,7 +17,7 @@ from territory.shared.kernel.consumer import (
     ServiceKernel,
     dead_letter_id,
 )
-from territory.shared.kernel.http import PROBLEM, http_service, ops_router, problem
+from territory.shared.kernel.http import PROBLEM, http_service, ops_router, problem, serving
 from territory.shared.kernel.naming import producer_name
 from territory.shared.kernel.rebuild import read_events
 
@@ -33,4 +33,5 @@ __all__ = [
     "problem",
     "producer_name",
     "read_events",
+    "serving",
 ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -53,11 +53,26 @@ def ops_router(
     return router
 
 
+def serving(
+    start: Callable[[], AbstractAsyncContextManager[Any]], attribute: str
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that runs `start()` for the app's life and keeps what it yields on
+    `app.state.<attribute>` (the runtime the routes use)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with start() as value:
+            setattr(app.state, attribute, value)
+            yield
+
+    return lifespan
+
+
 def http_service(
     *,
     title: str,
     description: str,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
     checks: Callable[[Request], Sequence[tuple[str, ReadinessCheck]]],
     ready_summary: str = "Ready when every dependency answers",
     **options: Any,
