@@ -83,12 +83,6 @@ def _validated_email_or_none(value: Any) -> Any:
     return _validated_email(value) if isinstance(value, str) else value
 
 
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
 def _utc(value: datetime) -> datetime:
     """Naive timestamps from upstream exports are taken as UTC."""
     if value.tzinfo is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from territory.api.runtime import Runtime
@@ -96,7 +95,3 @@ def release_event(
             replay=replay,
         ),
     )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -81,10 +81,6 @@ class Principal:
     def may(self, allowed: Iterable[Role]) -> bool:
         return bool(self.roles & frozenset(allowed))
 
-    def sees_region(self, region: str | None) -> bool:
-        scope = self.region_scope
-        return scope is None or (region is not None and region in scope)
-
 
 def _as_list(value: Any) -> list[str]:
     if value is None:

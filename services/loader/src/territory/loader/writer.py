@@ -433,7 +433,7 @@ class WarehouseWriter:
             {k: (processors[k](v) if k in processors else v) for k, v in row.items()}
             for row in rows
         ]
-        conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+        conn.exec_driver_sql(sql, params)
 
     def _compiled(
         self, conn: Connection, table: Table, stmt: Any, columns: tuple[str, ...], kind: str

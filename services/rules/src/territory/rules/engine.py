@@ -31,7 +31,6 @@ from territory.rules.conditions import (
     Values,
     comparisons,
     compile_condition,
-    describe,
     explain,
     interpret,
     norm_value,
@@ -620,7 +619,3 @@ class Engine:
             (territory_id,),
             advisor,
         )
-
-
-def rule_descriptions(engine: Engine) -> dict[str, str]:
-    return {r.rule.id: describe(r.rule.when) for r in engine._rules}
