@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from territory.shared.events import UtcDatetime
+from territory.shared.rulesets import PreviewDiff, RulesetDimensions
 
 T = TypeVar("T")
 
@@ -33,34 +34,12 @@ class Accepted(BaseModel):
 # ---- rulesets -------------------------------------------------------------------------
 
 
-class RulesetTerritory(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: str = Field(..., min_length=1, max_length=128)
-    name: str = Field(..., min_length=1, max_length=300)
-    region: str = Field(..., min_length=1, max_length=32)
-    segment: str | None = None
-    tier: str | None = None
-    advisors: list[str] = Field(default_factory=list)
-
-
-class RulesetAdvisor(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    email: str = Field(..., min_length=3, max_length=320)
-    name: str = Field(..., min_length=1, max_length=300)
-    capacity: dict[str, int] = Field(default_factory=dict)
-
-
-class RulesetDocument(BaseModel):
-    """The shape the API checks before forwarding or publishing; the rules service owns the
+class RulesetDocument(RulesetDimensions):
+    """The shape the API checks before forwarding or publishing: the version, territories
+    and advisors with the models every service reads them with; the rules service owns the
     rest (`rules`, `tiers`, `whitelist`, `blacklist`, …) and validates it fully on load."""
 
     model_config = ConfigDict(extra="allow")
-
-    version: str = Field(..., min_length=1, max_length=64)
-    territories: list[RulesetTerritory] = Field(default_factory=list, max_length=10_000)
-    advisors: list[RulesetAdvisor] = Field(default_factory=list, max_length=100_000)
 
 
 class RulesetCandidate(BaseModel):
@@ -100,9 +79,7 @@ class RulesetPublication(RulesetCandidate):
 
 class PreviewResult(BaseModel):
     candidate_version: str
-    diff: dict[str, Any] = Field(
-        ..., description="What would change, as the rules service reports it (opaque here)."
-    )
+    diff: PreviewDiff = Field(..., description="What would change, as the rules service says.")
 
 
 class WhitelistOverride(BaseModel):

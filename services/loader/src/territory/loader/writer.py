@@ -18,12 +18,14 @@ On SQLite and PostgreSQL the writes are `INSERT … ON CONFLICT`; on Snowflake t
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import (
     Column,
     Connection,
@@ -52,8 +54,11 @@ from territory.shared.events import (
     DedupeDecision,
     RulesetPublished,
 )
+from territory.shared.rulesets import RulesetDimensions
 from territory.shared.warehouse import schema as s
 from territory.shared.warehouse.engine import Backend, backend_of
+
+log = logging.getLogger(__name__)
 
 # Bound parameters per IN list: SQLite allows 32,766, PostgreSQL 65,535 per statement.
 _CHUNK = 5_000
@@ -349,14 +354,20 @@ class WarehouseWriter:
             .order_by(t.c.published_at.desc(), t.c.version.desc())
             .limit(1)
         ).one()
-        dims = r.RulesetDimensions.model_validate({**document, "version": version})
+        try:
+            dims = RulesetDimensions.model_validate({**document, "version": version})
+        except ValidationError as exc:
+            # The rules service refuses such a ruleset too (same models): the version is
+            # kept for the audit trail, the dimensions stay those of the last valid one.
+            log.warning("ruleset %s has invalid territories or advisors: %s", version, exc)
+            return
         td, ta, ad = s.territory_dim, s.territory_advisor, s.advisor_dim
         conn.execute(update(td).values(active=False))
-        self.upsert(conn, td, dims.territory_rows(now=now), ["territory_id"])
+        self.upsert(conn, td, r.territory_rows(dims, now=now), ["territory_id"])
         conn.execute(delete(ta))
-        self.insert_new(conn, ta, dims.territory_advisor_rows(), ["territory_id", "advisor_email"])
+        self.insert_new(conn, ta, r.territory_advisor_rows(dims), ["territory_id", "advisor_email"])
         conn.execute(update(ad).values(active=False))
-        self.upsert(conn, ad, dims.advisor_rows(now=now), ["advisor_email"])
+        self.upsert(conn, ad, r.advisor_rows(dims, now=now), ["advisor_email"])
 
     def _apply_dedupe_commands(self, conn: Connection, commands: list[DedupeCommanded]) -> None:
         t = s.dedupe_review

@@ -20,14 +20,14 @@ from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 from pydantic import BaseModel
 
-from territory.rules.preview import PreviewDiff
 from territory.rules.ruleset import RulesetError, loads_ruleset
-from territory.rules.service import ActiveRuleset, RulesService, register
+from territory.rules.service import RulesService, register
 from territory.rules.settings import RulesSettings
 from territory.shared.broker import EventPublisher, ensure_topics, make_broker
 from territory.shared.deadletter import DeadLetters
 from territory.shared.log import configure_logging
 from territory.shared.ops import broker_ready
+from territory.shared.rulesets import ActiveRuleset, PreviewDiff
 
 log = logging.getLogger(__name__)
 SERVICE = "rules"

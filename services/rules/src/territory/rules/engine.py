@@ -44,8 +44,6 @@ from territory.rules.ruleset import (
     Rule,
     Ruleset,
     RulesetError,
-    Territory,
-    WhitelistEntry,
 )
 from territory.shared.events import (
     ConflictAction,
@@ -54,6 +52,7 @@ from territory.shared.events import (
     DecisionTrace,
     RejectedCandidate,
 )
+from territory.shared.rulesets import Territory, WhitelistEntry
 
 LEVEL_RANK = {"tier": 0, "segment": 1, "region": 2}
 _LEVEL = {
