@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from territory.shared import fields
 from territory.shared.events import (
     AssignmentChanged,
     ClientDeduplicated,
@@ -34,26 +35,17 @@ class Loaded:
     position: MessagePosition
 
 
+# (field, column) for every descriptive field of the contract's record.
+_RECORD_COLUMNS = tuple((f, fields.warehouse_name(f)) for f in fields.DESCRIPTIVE_FIELDS)
+_ENUM_COLUMNS = tuple(c for f, c in _RECORD_COLUMNS if fields.is_enum(f))
+
+
 def _record_columns(record: ClientRecord) -> Row:
-    return {
-        "name": record.name,
-        "segment": record.segment.value if record.segment else None,
-        "region": record.region.value if record.region else None,
-        "country": record.country,
-        "state": record.state,
-        "city": record.city,
-        "postal_code": record.postal_code,
-        "address": record.address,
-        "aum_usd": record.aum_usd,
-        "annual_revenue_usd": record.annual_revenue_usd,
-        "employee_count": record.employee_count,
-        "industry": record.industry,
-        "website": record.website,
-        "lei": record.lei,
-        "tax_id": record.tax_id,
-        "advisor_email_hint": record.advisor_email,
-        "updated_at": record.updated_at,
-    }
+    row = {column: getattr(record, field) for field, column in _RECORD_COLUMNS}
+    for column in _ENUM_COLUMNS:
+        value = row[column]
+        row[column] = value.value if value is not None else None
+    return row
 
 
 def raw_client_row(item: Loaded, *, raw: str, batch_id: str, now: datetime) -> Row:

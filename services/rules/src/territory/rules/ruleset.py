@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 import yaml
 from pydantic import (
@@ -29,8 +29,10 @@ from pydantic import (
 from territory.shared.events import ConflictAction, ConflictKind, Severity
 from territory.shared.rulesets import Advisor, BlacklistEntry, Territory, WhitelistEntry
 
-# Client fields a condition may test. `tier` is the tier the client falls into (computed
-# from `tiers`); `source_system` is the system of any of its source records' trigger.
+# Client fields a condition may test: fields of the contract's `ClientRecord` (a test
+# checks each one is, with the matching kind), plus `tier`, the tier the client falls into
+# (computed from `tiers`), and `source_system`, the system of its trigger record.
+# `advisor_email` is the record's upstream advisor hint, not the assigned advisor.
 StringField = Literal[
     "country",
     "region",
@@ -46,24 +48,8 @@ StringField = Literal[
     "tier",
 ]
 NumberField = Literal["aum_usd", "annual_revenue_usd", "employee_count"]
-ClientField = Literal[
-    "country",
-    "region",
-    "state",
-    "city",
-    "postal_code",
-    "segment",
-    "industry",
-    "name",
-    "lei",
-    "advisor_email",
-    "source_system",
-    "tier",
-    "aum_usd",
-    "annual_revenue_usd",
-    "employee_count",
-]
-NUMBER_FIELDS: frozenset[str] = frozenset(("aum_usd", "annual_revenue_usd", "employee_count"))
+ClientField = Literal[StringField, NumberField]
+NUMBER_FIELDS: frozenset[str] = frozenset(get_args(NumberField))
 
 Scalar = str | float | int
 
