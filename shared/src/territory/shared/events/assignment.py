@@ -15,9 +15,7 @@ from territory.shared.events.envelope import (
     Event,
     _now,
 )
-from territory.shared.events.validators import (
-    UtcDatetime,
-)
+from territory.shared.events.validators import UtcDatetime
 from territory.shared.topics import Topic
 
 

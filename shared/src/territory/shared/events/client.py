@@ -17,9 +17,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from territory.shared.events.envelope import (
-    Event,
-)
+from territory.shared.events.envelope import Event
 from territory.shared.events.validators import (
     _HOST,
     _SOURCE_SYSTEM,

@@ -11,9 +11,7 @@ from pydantic import (
     Field,
 )
 
-from territory.shared.events.envelope import (
-    Event,
-)
+from territory.shared.events.envelope import Event
 from territory.shared.topics import Topic
 
 

@@ -12,9 +12,7 @@ from pydantic import (
     Field,
 )
 
-from territory.shared.events.validators import (
-    UtcDatetime,
-)
+from territory.shared.events.validators import UtcDatetime
 from territory.shared.topics import Topic
 
 SCHEMA_VERSION = 1

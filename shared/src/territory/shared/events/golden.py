@@ -11,15 +11,9 @@ from pydantic import (
     Field,
 )
 
-from territory.shared.events.client import (
-    ClientRecord,
-)
-from territory.shared.events.envelope import (
-    Event,
-)
-from territory.shared.events.validators import (
-    UtcDatetime,
-)
+from territory.shared.events.client import ClientRecord
+from territory.shared.events.envelope import Event
+from territory.shared.events.validators import UtcDatetime
 from territory.shared.topics import Topic
 
 

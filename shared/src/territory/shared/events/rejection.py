@@ -10,12 +10,8 @@ from pydantic import (
     Field,
 )
 
-from territory.shared.events.client import (
-    FieldError,
-)
-from territory.shared.events.envelope import (
-    Event,
-)
+from territory.shared.events.client import FieldError
+from territory.shared.events.envelope import Event
 from territory.shared.topics import Topic
 
 

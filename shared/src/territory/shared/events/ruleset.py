@@ -9,9 +9,7 @@ from pydantic import (
     Field,
 )
 
-from territory.shared.events.envelope import (
-    Event,
-)
+from territory.shared.events.envelope import Event
 from territory.shared.topics import Topic
 
 

@@ -45,9 +45,7 @@ from territory.api.schemas.rulesets import (
     RulesetVersionSummary,
     WhitelistOverride,
 )
-from territory.api.schemas.summary import (
-    Summary,
-)
+from territory.api.schemas.summary import Summary
 from territory.api.schemas.territories import (
     TerritoryDetail,
     TerritorySummary,
