@@ -42,7 +42,7 @@ def list_rulesets(
     session: SessionDep, principal: Steward, page: PageDep
 ) -> Paged[RulesetVersionSummary]:
     items, total = queries.list_versions(session, page)
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)
 
 
 @router.get("/versions/{version}", summary="One ruleset version with its document")

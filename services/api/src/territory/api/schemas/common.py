@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -10,11 +11,24 @@ from pydantic import BaseModel, Field
 T = TypeVar("T")
 
 
+class Window(Protocol):
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
 class Paged(BaseModel, Generic[T]):
     items: list[T]
     total: int = Field(..., description="Rows matching the filters (all pages).")
     limit: int = Field(..., description="The page size used (after capping).")
     offset: int
+
+    @classmethod
+    def of(cls, items: Sequence[T], total: int, page: Window) -> Self:
+        """One page of `total` rows, as the caller asked for it (after capping)."""
+        return cls(items=list(items), total=total, limit=page.limit, offset=page.offset)
 
 
 class Accepted(BaseModel):
