@@ -384,7 +384,7 @@ def run_splink(ds: Dataset) -> tuple[dict[str, str] | None, float, str]:
         predictions = linker.inference.predict(threshold_match_probability=0.5)
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
             predictions, SPLINK_THRESHOLD
-        ).as_pandas_dataframe()  # type: ignore[no-untyped-call]
+        ).as_pandas_dataframe()  # type: ignore[no-untyped-call, unused-ignore]
     except Exception as exc:  # report a peer's failure rather than hide the row
         return None, time.perf_counter() - started, f"failed: {type(exc).__name__}: {exc}"[:160]
     took = time.perf_counter() - started
@@ -565,7 +565,7 @@ def splink_latency(size: int) -> float | None:
             t = time.perf_counter()
             linker.inference.predict_between(
                 master, right, warning_mode="never"
-            ).as_pandas_dataframe()  # type: ignore[no-untyped-call]
+            ).as_pandas_dataframe()  # type: ignore[no-untyped-call, unused-ignore]
             times.append(time.perf_counter() - t)
         return statistics.median(times)
     except Exception as exc:

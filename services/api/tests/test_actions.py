@@ -6,6 +6,7 @@ import pytest
 
 from territory.api.actions import next_version
 from territory.api.security import Role
+from territory.shared.rulesets import PreviewDiff
 from territory.shared.testing import read_topic, settle
 
 from .utils.tokens import bearer, token_for
@@ -15,6 +16,15 @@ pytestmark = pytest.mark.kafka
 ADMIN = bearer(token_for(Role.ADMIN, subject="ada@territory.test"))
 ANALYST = bearer(token_for(Role.CRM_ANALYST, "NA", subject="carl@territory.test"))
 ENGINEER = bearer(token_for(Role.DATA_ENGINEER, subject="dora@territory.test"))
+
+
+def _added(diff: PreviewDiff) -> list[str]:
+    return [t.territory_id for t in diff.territories if t.before == 0 and t.after > 0]
+
+
+def _removed(diff: PreviewDiff) -> list[str]:
+    return [t.territory_id for t in diff.territories if t.before > 0 and t.after == 0]
+
 
 CANDIDATE = {
     "version": "2026.12.1",
@@ -35,8 +45,11 @@ async def test_preview_forwards_the_candidate_and_the_callers_token(client, fake
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["candidate_version"] == "2026.12.1"
-    assert body["diff"]["territories_added"] == ["apac-sg"]
-    assert body["diff"]["territories_removed"] == ["emea-uk"]
+    diff = PreviewDiff.model_validate(body["diff"])
+    assert _added(diff) == ["apac-sg"]
+    assert _removed(diff) == ["emea-uk"]
+    assert diff.active_version == "2026.11.7"
+    assert diff.candidate_version == "2026.12.1"
     (sent,) = fake_rules.requests
     assert sent["path"] == "/v1/preview"
     assert sent["authorization"] == ANALYST["authorization"]
@@ -48,7 +61,26 @@ async def test_preview_accepts_yaml_text(client, fake_rules):
     text = "version: '9'\nterritories:\n  - {id: x, name: X, region: NA}\nadvisors: []\n"
     response = await client.post("/api/rulesets/preview", json={"yaml": text}, headers=ANALYST)
     assert response.status_code == 200, response.text
-    assert response.json()["diff"]["territories_added"] == ["x"]
+    assert _added(PreviewDiff.model_validate(response.json()["diff"])) == ["x"]
+
+
+async def test_preview_refuses_an_answer_that_is_not_a_preview(client, runtime, monkeypatch):
+    async def invented(document, authorization):
+        return {"territories_added": ["x"]}
+
+    monkeypatch.setattr(runtime.rules, "preview", invented)
+    response = await client.post(
+        "/api/rulesets/preview", json={"document": CANDIDATE}, headers=ANALYST
+    )
+    assert response.status_code == 502
+    assert "not a preview" in response.json()["detail"]
+
+
+async def test_preview_refuses_a_territory_the_rules_service_would_refuse(client, fake_rules):
+    bad = {**CANDIDATE, "territories": [{"id": "m", "name": "Mars", "region": "MARS"}]}
+    response = await client.post("/api/rulesets/preview", json={"document": bad}, headers=ANALYST)
+    assert response.status_code == 422
+    assert fake_rules.requests == []
 
 
 async def test_preview_refuses_a_document_without_version(client, fake_rules):

@@ -3,8 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from territory.shared.events import ClientRecord
 
 
@@ -15,8 +13,3 @@ def make_record(source: str = "salesforce", sid: str = "1", **fields: Any) -> Cl
 
 def at(day: int) -> datetime:
     return datetime(2025, 1, day, tzinfo=UTC)
-
-
-@pytest.fixture
-def record_factory():
-    return make_record

@@ -201,3 +201,30 @@ def test_restore_rebuilds_the_master_without_re_emitting():
     (golden,) = restored.drain()
     assert golden.client_id == golden_id("salesforce:1")
     assert golden.version == emitted[golden.client_id].version + 1
+
+
+def test_a_consumed_record_is_not_validated_again_inside_dedupe(monkeypatch):
+    """The consumer validated the record at the boundary; placing it, surviving its values
+    into the golden record and rendering the event must not run the contract again."""
+    import territory.shared.events.client as contract
+
+    first = make_record("crm", "1", name="Acme Pension Fund", country="CA", city="Toronto")
+    second = make_record("erp", "9", name="ACME Pension Fund", country="CA", city="Toronto")
+    calls: list[object] = []
+    real = contract.clean_text
+
+    def counting(value):
+        calls.append(value)
+        return real(value)
+
+    monkeypatch.setattr(contract, "clean_text", counting)
+    make_record("probe", "0", name="Probe")
+    assert calls, "the probe must see a validation"
+    calls.clear()
+    engine = DedupeEngine()
+    engine.on_record(first)
+    engine.on_record(second)
+    emitted = engine.drain()
+    assert emitted
+    assert {e.record.name for e in emitted} >= {"Acme Pension Fund"}
+    assert calls == []

@@ -1,7 +1,8 @@
 """`deploy/snowflake/`: the scripts run, twice, against fakesnow; the statements fakesnow
 cannot parse (roles, grants, row access and masking policies) are checked by the
-validator below; the table script is exactly what the model generates; the secure views
-expose no PII.
+validator below; the table script is exactly what the model generates, the policy script
+exactly what the role policy (`territory.shared.access`) generates; the secure views expose
+no PII.
 
 The validator (fakesnow and sqlglot both treat these statements as opaque commands):
 - each statement must match one of the grammar forms in `FORMS` (the forms these
@@ -24,7 +25,9 @@ from factories import assigned, conflict, golden, ruleset
 from sqlalchemy import text
 
 from territory.loader.snowflake_ddl import tables_sql
+from territory.loader.snowflake_policies import policies_sql
 from territory.loader.writer import WarehouseWriter
+from territory.shared.access import POLICY, Role
 from territory.shared.warehouse import schema as s
 from territory.shared.warehouse.engine import SCHEMA_MAPS, create_warehouse_engine
 from territory.shared.warehouse.migrate import migrate
@@ -98,6 +101,46 @@ def test_table_script_is_generated_from_the_model():
     assert (DEPLOY / "10_tables.sql").read_text() == tables_sql(), (
         "regenerate: python -m territory.loader.snowflake_ddl > deploy/snowflake/10_tables.sql"
     )
+
+
+def test_policy_script_is_generated_from_the_role_policy():
+    assert (DEPLOY / "30_policies.sql").read_text() == policies_sql(), (
+        "regenerate: python -m territory.loader.snowflake_policies"
+        " > deploy/snowflake/30_policies.sql"
+    )
+
+
+def _mask_readers(policy: str) -> set[str]:
+    """The roles a masking policy of the deploy script shows the value to."""
+    (stmt,) = [
+        stmt for _, stmt in statements() if stmt.startswith(f"ALTER MASKING POLICY {policy} ")
+    ]
+    shown = re.search(r"CASE WHEN (.+?) THEN VAL", stmt)
+    assert shown, stmt
+    return set(re.findall(r"IS_ROLE_IN_SESSION\('([A-Z_]+)'\)", shown.group(1)))
+
+
+def test_snowflake_masks_what_the_api_masks_for_every_role():
+    from territory.api.security import Principal
+
+    tax = _mask_readers("CORE.SEGMENTATION_RULES.TAX_ID_MASK")
+    email = _mask_readers("CORE.SEGMENTATION_RULES.EMAIL_MASK")
+    for role in Role:
+        api = Principal(subject="x", roles=frozenset({role}), regions=frozenset({"NA"}))
+        assert (role.value in tax) == api.sees_tax_id, role
+        assert (role.value in email) == api.sees_emails, role
+    assert "CRM_ANALYST" in email  # the decided policy: analysts see e-mails
+    assert "CRM_ANALYST" not in tax
+    assert "SALES_LEADERSHIP" not in email | tax
+    row = next(
+        stmt
+        for _, stmt in statements()
+        if stmt.startswith("ALTER ROW ACCESS POLICY CORE.SEGMENTATION_RULES.REGION_ROW_POLICY")
+    )
+    unrestricted = set(re.findall(r"IS_ROLE_IN_SESSION\('([A-Z_]+)'\)", row))
+    for role, policy in POLICY.items():
+        api = Principal(subject="x", roles=frozenset({role}), regions=frozenset({"NA"}))
+        assert (role.value in unrestricted) == policy.all_regions == (api.region_scope is None)
 
 
 def test_scripts_run_twice_against_fakesnow_and_views_hide_pii():

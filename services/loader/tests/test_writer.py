@@ -220,6 +220,23 @@ def test_dimensions_follow_the_latest_ruleset(warehouse):
     assert [tuple(p) for p in pairs] == [("na-east", "bob@example.com")]
 
 
+def test_a_ruleset_with_invalid_territories_keeps_the_last_valid_dimensions(warehouse):
+    bad = {
+        "territories": [{"id": "mars", "name": "Mars", "region": "MARS", "advisors": []}],
+        "advisors": [],
+    }
+    write(warehouse, [ruleset("v1", minute=1)], batch_id="b1")
+    write(warehouse, [ruleset("v2", minute=10, document=bad)], batch_id="b2")
+    with warehouse.connect() as conn:
+        versions = conn.execute(select(s.ruleset_versions.c.version)).scalars().all()
+        territories = {
+            row.territory_id: (bool(row.active), row.ruleset_version)
+            for row in conn.execute(select(s.territory_dim))
+        }
+    assert sorted(versions) == ["v1", "v2"]  # the audit trail keeps the refused version
+    assert territories == {"na-east": (True, "v1"), "emea-pension": (True, "v1")}
+
+
 @pytest.mark.parametrize(("action", "status"), [("merge", "merged"), ("split", "split")])
 def test_a_review_decision_closes_the_open_review_row(warehouse, action, status):
     from territory.shared.events import DedupeCommand, DedupeCommanded

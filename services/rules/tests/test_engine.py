@@ -343,3 +343,28 @@ def test_index_skips_rules_of_other_countries():
     engine = engine_of(rules=rules)
     assert set(engine._index["country"]) == {"gb", "fr", "de"}
     assert engine._unindexed == []
+
+
+def test_a_consumed_golden_client_is_not_validated_again_inside_rules(monkeypatch):
+    """The consumer validated `client.deduplicated` at the boundary; turning it into facts,
+    deciding and booking the assignment must not run the record's contract again."""
+    import territory.shared.events.client as contract
+
+    engine = engine_of()
+    client = golden("c-1", country="US", segment="Pension", aum=5e9)
+    calls: list[object] = []
+    real = contract.clean_text
+
+    def counting(value):
+        calls.append(value)
+        return real(value)
+
+    monkeypatch.setattr(contract, "clean_text", counting)
+    golden("probe")
+    assert calls, "the probe must see a validation"
+    calls.clear()
+    book = Book()
+    book.put_client(ClientFacts.of(client))
+    outcome = book.apply(engine, "c-1", changed_by="test")
+    assert outcome.assignments
+    assert calls == []

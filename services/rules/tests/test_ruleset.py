@@ -257,3 +257,19 @@ def test_sample_ruleset_assigns_every_valid_sample_client():
     assert territories == {t.id for t in engine.ruleset.territories}
     levels = {e.trace.level.value for e in events}
     assert levels == {"whitelist", "hierarchy", "tier", "segment", "region"}
+
+
+def test_the_vocabulary_names_fields_of_the_contracts_record():
+    from decimal import Decimal
+    from typing import get_args
+
+    from territory.rules.ruleset import ClientField, NumberField, StringField
+    from territory.shared import fields
+
+    derived = {"tier", "source_system"}  # computed by the rules service, not on the record
+    strings = set(get_args(StringField)) - derived
+    numbers = set(get_args(NumberField))
+    assert strings | numbers <= set(fields.DESCRIPTIVE_FIELDS)
+    assert all(fields.value_type(f) in (int, Decimal) for f in numbers)
+    assert not any(fields.value_type(f) in (int, Decimal) for f in strings)
+    assert set(get_args(ClientField)) == strings | numbers | derived

@@ -2,8 +2,9 @@
 
 The API talks HTTP to the rules service: this is that boundary, a real HTTP server in a
 thread (not a mock of httpx), answering like the rules service's `/v1/preview` and
-`/v1/ruleset`. Its preview computes a diff from the document it receives, so a test can
-tell that the API forwarded the caller's document and not something else.
+`/v1/ruleset` with the rules service's own models (`territory.shared.rulesets`). Its
+preview computes a diff from the document it receives, so a test can tell that the API
+forwarded the caller's document and not something else.
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from pydantic import BaseModel
+
+from territory.shared.rulesets import ActiveRuleset, PreviewDiff, TerritoryCount
 
 ACTIVE_RULESET: dict[str, Any] = {
     "version": "2026.11.7",
@@ -53,16 +59,42 @@ class FakeRules:
     delay: float = 0.0
 
 
-def _diff(active: dict[str, Any], candidate: dict[str, Any]) -> dict[str, Any]:
+def _active(document: dict[str, Any]) -> ActiveRuleset:
+    return ActiveRuleset(
+        version=document["version"],
+        fingerprint="fake",
+        source="ruleset.published@0",
+        published_by="someone",
+        activated_at=datetime(2026, 11, 1, tzinfo=UTC),
+        clients=2,
+        assigned=2,
+        open_conflicts=0,
+        document=document,
+    )
+
+
+def _diff(active: dict[str, Any], candidate: dict[str, Any]) -> PreviewDiff:
+    """One client per territory: a territory the candidate drops loses its client, one it
+    adds gains one."""
     before = {t["id"] for t in active.get("territories", [])}
     after = {t["id"] for t in candidate.get("territories", [])}
-    return {
-        "from_version": active["version"],
-        "to_version": candidate.get("version"),
-        "territories_added": sorted(after - before),
-        "territories_removed": sorted(before - after),
-        "moved": {"count": len(after ^ before)},
-    }
+    return PreviewDiff(
+        active_version=active["version"],
+        candidate_version=str(candidate.get("version")),
+        clients=len(before),
+        moved=len(before - after),
+        moves=[],
+        territories=[
+            TerritoryCount(territory_id=t, before=int(t in before), after=int(t in after))
+            for t in sorted(before | after)
+        ],
+        advisors=[],
+        new_conflicts=[],
+        resolved_conflicts=[],
+        new_conflicts_by_kind={},
+        resolved_conflicts_by_kind={},
+        took_seconds=0.0,
+    )
 
 
 @contextmanager
@@ -74,6 +106,8 @@ def fake_rules_server() -> Iterator[FakeRules]:
             pass
 
         def _answer(self, status: int, body: Any) -> None:
+            if isinstance(body, BaseModel):
+                body = body.model_dump(mode="json")
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")
@@ -99,7 +133,7 @@ def fake_rules_server() -> Iterator[FakeRules]:
 
         def do_GET(self) -> None:
             if self._record() and self.path == "/v1/ruleset":
-                self._answer(200, state.active)
+                self._answer(200, _active(state.active))
             elif state.status == 200:
                 self._answer(404, {"detail": "no such path"})
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from territory.api.runtime import Runtime
 from territory.api.schemas import Accepted, BlacklistOverride, WhitelistOverride
 from territory.api.security import Principal
 from territory.shared.events import Event, RulesetPublished, RulesetRelease
+from territory.shared.rulesets import BlacklistEntry, WhitelistEntry
 
 _TRAILING_NUMBER = re.compile(r"^(.*?)(\d+)$")
 
@@ -37,19 +37,18 @@ def with_whitelist(
     document: dict[str, Any], entry: WhitelistOverride, owner: str
 ) -> dict[str, Any]:
     """A copy of the ruleset with this client pinned to this territory (replacing any earlier
-    pin of the same client, so the whitelist keeps one entry per client). Entry fields are
-    the rules service's (`territory`, `expires` as a date)."""
+    pin of the same client, so the whitelist keeps one entry per client), in the rules
+    service's own entry model."""
     doc = dict(document)
     kept = [w for w in doc.get("whitelist") or [] if w.get("client_id") != entry.client_id]
-    item: dict[str, Any] = {
-        "client_id": entry.client_id,
-        "territory": entry.territory_id,
-        "reason": entry.reason,
-        "owner": owner,
-    }
-    if entry.expires is not None:
-        item["expires"] = entry.expires.isoformat()
-    doc["whitelist"] = [*kept, item]
+    pin = WhitelistEntry(
+        client_id=entry.client_id,
+        territory=entry.territory_id,
+        reason=entry.reason,
+        owner=owner,
+        expires=entry.expires,
+    )
+    doc["whitelist"] = [*kept, _entry_document(pin)]
     return doc
 
 
@@ -63,19 +62,26 @@ def with_blacklist(
     for i, existing in enumerate(entries):
         if existing.get("client_id") == entry.client_id:
             merged = sorted({*existing.get("territories", []), *entry.territory_ids})
-            entries[i] = {**existing, "territories": merged, "reason": entry.reason, "owner": owner}
+            kept = BlacklistEntry.model_validate(
+                {**existing, "territories": merged, "reason": entry.reason, "owner": owner}
+            )
+            entries[i] = _entry_document(kept)
             break
     else:
-        entries.append(
-            {
-                "client_id": entry.client_id,
-                "territories": sorted(set(entry.territory_ids)),
-                "reason": entry.reason,
-                "owner": owner,
-            }
+        added = BlacklistEntry(
+            client_id=entry.client_id,
+            territories=sorted(set(entry.territory_ids)),
+            reason=entry.reason,
+            owner=owner,
         )
+        entries.append(_entry_document(added))
     doc["blacklist"] = entries
     return doc
+
+
+def _entry_document(entry: WhitelistEntry | BlacklistEntry) -> dict[str, Any]:
+    data: dict[str, Any] = entry.model_dump(mode="json", exclude_none=True)
+    return data
 
 
 def release_event(
@@ -96,7 +102,3 @@ def release_event(
             replay=replay,
         ),
     )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

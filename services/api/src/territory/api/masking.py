@@ -1,4 +1,4 @@
-"""PII masking for callers who may not see it (policy: `security.py`).
+"""PII masking for callers who may not see it (policy: `territory.shared.access`).
 
 Typed fields are masked where the response is built (tax ids, advisor e-mails, which
 become an opaque `advisor_id`); free text and JSON (decision traces, conflict details,
@@ -15,13 +15,12 @@ from typing import Any
 
 from territory.api.schemas import AdvisorRef
 from territory.api.security import Principal, advisor_id
+from territory.shared.access import PII_KEYS, Pii
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 MASK = "[masked]"
-_EMAIL_KEYS = frozenset(
-    {"email", "advisor", "advisor_email", "advisor_email_hint", "previous_advisor_email"}
-)
-_TAX_KEYS = frozenset({"tax_id"})
+_EMAIL_KEYS = PII_KEYS[Pii.EMAIL]
+_TAX_KEYS = PII_KEYS[Pii.TAX_ID]
 
 
 class Masker:

@@ -4,19 +4,9 @@ Tokens are OAuth2 bearer JWTs from any OIDC provider (issuer, audience, expiry a
 pinned algorithm list are checked; keys come from its JWKS URL or a configured key), or
 from the development issuer (`territory token`), which signs with the development key.
 
-Roles mirror the warehouse's roles. The policy, in one place:
-
-| role | regions | tax_id | e-mails (advisors, in traces and texts) |
-|---|---|---|---|
-| TERRITORY_ADMIN | all | visible | visible |
-| DATA_ENGINEER | all | visible | visible |
-| CRM_ANALYST | all | masked | visible |
-| SALES_LEADERSHIP | only those in its token | masked | masked |
-
-A token with several roles gets the widest of them. SALES_LEADERSHIP manages people, not
-data: it sees advisors by name and by an opaque `advisor_id`, never by e-mail; tax ids are
-needed only by the people who match and load records. Which role may call which endpoint
-is declared on each route (`deps.py`).
+Roles mirror the warehouse's roles. What each role sees (regions, tax ids, e-mails) is one
+table, `territory.shared.access.POLICY`, from which the Snowflake policies are generated
+too. Which role may call which endpoint is declared on each route (`deps.py`).
 """
 
 from __future__ import annotations
@@ -27,26 +17,29 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import jwt
 
 from territory.api.settings import AuthSettings
+from territory.shared.access import Pii, Role, roles_seeing, roles_with_all_regions
 
-
-class Role(StrEnum):
-    ADMIN = "TERRITORY_ADMIN"
-    DATA_ENGINEER = "DATA_ENGINEER"
-    CRM_ANALYST = "CRM_ANALYST"
-    SALES_LEADERSHIP = "SALES_LEADERSHIP"
+__all__ = [
+    "ALL_ROLES",
+    "AuthError",
+    "Principal",
+    "Role",
+    "TokenVerifier",
+    "advisor_id",
+    "issue_dev_token",
+]
 
 
 ALL_ROLES = frozenset(Role)
 _ROLE_NAMES = frozenset(r.value for r in Role)
-_GLOBAL_ROLES = frozenset({Role.ADMIN, Role.DATA_ENGINEER, Role.CRM_ANALYST})
-_TAX_ID_ROLES = frozenset({Role.ADMIN, Role.DATA_ENGINEER})
-_EMAIL_ROLES = frozenset({Role.ADMIN, Role.DATA_ENGINEER, Role.CRM_ANALYST})
+_GLOBAL_ROLES = frozenset(roles_with_all_regions())
+_TAX_ID_ROLES = frozenset(roles_seeing(Pii.TAX_ID))
+_EMAIL_ROLES = frozenset(roles_seeing(Pii.EMAIL))
 
 
 class AuthError(Exception):
@@ -80,10 +73,6 @@ class Principal:
 
     def may(self, allowed: Iterable[Role]) -> bool:
         return bool(self.roles & frozenset(allowed))
-
-    def sees_region(self, region: str | None) -> bool:
-        scope = self.region_scope
-        return scope is None or (region is not None and region in scope)
 
 
 def _as_list(value: Any) -> list[str]:

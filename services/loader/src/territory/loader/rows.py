@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from territory.shared import fields
 from territory.shared.events import (
     AssignmentChanged,
     ClientDeduplicated,
@@ -23,6 +22,7 @@ from territory.shared.events import (
     MessagePosition,
     RulesetPublished,
 )
+from territory.shared.rulesets import RulesetDimensions
 
 Row = dict[str, Any]
 
@@ -35,26 +35,17 @@ class Loaded:
     position: MessagePosition
 
 
+# (field, column) for every descriptive field of the contract's record.
+_RECORD_COLUMNS = tuple((f, fields.warehouse_name(f)) for f in fields.DESCRIPTIVE_FIELDS)
+_ENUM_COLUMNS = tuple(c for f, c in _RECORD_COLUMNS if fields.is_enum(f))
+
+
 def _record_columns(record: ClientRecord) -> Row:
-    return {
-        "name": record.name,
-        "segment": record.segment.value if record.segment else None,
-        "region": record.region.value if record.region else None,
-        "country": record.country,
-        "state": record.state,
-        "city": record.city,
-        "postal_code": record.postal_code,
-        "address": record.address,
-        "aum_usd": record.aum_usd,
-        "annual_revenue_usd": record.annual_revenue_usd,
-        "employee_count": record.employee_count,
-        "industry": record.industry,
-        "website": record.website,
-        "lei": record.lei,
-        "tax_id": record.tax_id,
-        "advisor_email_hint": record.advisor_email,
-        "updated_at": record.updated_at,
-    }
+    row = {column: getattr(record, field) for field, column in _RECORD_COLUMNS}
+    for column in _ENUM_COLUMNS:
+        value = row[column]
+        row[column] = value.value if value is not None else None
+    return row
 
 
 def raw_client_row(item: Loaded, *, raw: str, batch_id: str, now: datetime) -> Row:
@@ -220,62 +211,41 @@ def ruleset_row(event: RulesetPublished, *, now: datetime) -> Row:
     }
 
 
-# --- The part of a ruleset document the warehouse keeps (agreed shape; rest ignored) ---
+# --- The part of a ruleset document the warehouse keeps (`territory.shared.rulesets`) ---
 
 
-class _Territory(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: str
-    name: str
-    region: str | None = None
-    segment: str | None = None
-    tier: str | None = None
-    advisors: list[str] = Field(default_factory=list)
+def territory_rows(dims: RulesetDimensions, *, now: datetime) -> list[Row]:
+    return [
+        {
+            "territory_id": t.id,
+            "name": t.name,
+            "region": t.region.value,
+            "segment": t.segment.value if t.segment else None,
+            "tier": t.tier,
+            "advisor_emails": list(t.advisors),
+            "ruleset_version": dims.version,
+            "active": True,
+            "loaded_at": now,
+        }
+        for t in dims.territories
+    ]
 
 
-class _Advisor(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    email: str
-    name: str
-    capacity: dict[str, int] = Field(default_factory=dict)
+def territory_advisor_rows(dims: RulesetDimensions) -> list[Row]:
+    pairs = {(t.id, a) for t in dims.territories for a in t.advisors}
+    return [{"territory_id": t, "advisor_email": a} for t, a in sorted(pairs)]
 
 
-class RulesetDimensions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    version: str
-    territories: list[_Territory] = Field(default_factory=list)
-    advisors: list[_Advisor] = Field(default_factory=list)
-
-    def territory_rows(self, *, now: datetime) -> list[Row]:
-        return [
-            {
-                "territory_id": t.id,
-                "name": t.name,
-                "region": t.region,
-                "segment": t.segment,
-                "tier": t.tier,
-                "advisor_emails": [a.lower() for a in t.advisors],
-                "ruleset_version": self.version,
-                "active": True,
-                "loaded_at": now,
-            }
-            for t in self.territories
-        ]
-
-    def territory_advisor_rows(self) -> list[Row]:
-        pairs = {(t.id, a.lower()) for t in self.territories for a in t.advisors}
-        return [{"territory_id": t, "advisor_email": a} for t, a in sorted(pairs)]
-
-    def advisor_rows(self, *, now: datetime) -> list[Row]:
-        return [
-            {
-                "advisor_email": a.email.lower(),
-                "name": a.name,
-                "capacity": a.capacity,
-                "total_capacity": sum(a.capacity.values()),
-                "ruleset_version": self.version,
-                "active": True,
-                "loaded_at": now,
-            }
-            for a in self.advisors
-        ]
+def advisor_rows(dims: RulesetDimensions, *, now: datetime) -> list[Row]:
+    return [
+        {
+            "advisor_email": a.email,
+            "name": a.name,
+            "capacity": a.capacity,
+            "total_capacity": sum(a.capacity.values()),
+            "ruleset_version": dims.version,
+            "active": True,
+            "loaded_at": now,
+        }
+        for a in dims.advisors
+    ]

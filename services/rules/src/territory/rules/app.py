@@ -17,14 +17,14 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from territory.rules.preview import PreviewDiff
 from territory.rules.ruleset import RulesetError, loads_ruleset
-from territory.rules.service import ActiveRuleset, RulesService, register
+from territory.rules.service import RulesService, register
 from territory.rules.settings import RulesSettings
 from territory.shared.broker import ensure_topics
 from territory.shared.kernel import ServiceKernel, http_service, serving
 from territory.shared.log import configure_logging
 from territory.shared.ops import ReadinessCheck
+from territory.shared.rulesets import ActiveRuleset, PreviewDiff
 
 log = logging.getLogger(__name__)
 SERVICE = "rules"

@@ -12,11 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from territory.rules.preview import PreviewDiff
 from territory.rules.ruleset import RulesetError, load_ruleset, ruleset_document
 from territory.rules.settings import RulesSettings
 from territory.shared.broker import EventPublisher, ensure_topics, make_broker
 from territory.shared.events import RulesCommand, RulesCommanded, RulesetPublished, RulesetRelease
+from territory.shared.rulesets import PreviewDiff
 from territory.shared.settings import load_settings
 
 app = typer.Typer(

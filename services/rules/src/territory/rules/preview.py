@@ -10,70 +10,17 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field
-
 from territory.rules.book import Book
 from territory.rules.engine import Engine
 from territory.rules.ruleset import Ruleset
-from territory.shared.events import Conflict, ConflictAction, ConflictKind
-
-
-class Move(BaseModel):
-    client_id: str
-    from_territory: str | None
-    from_advisor: str | None
-    to_territory: str | None
-    to_advisor: str | None
-    rule_id: str | None
-    reason: str
-
-
-class TerritoryCount(BaseModel):
-    territory_id: str
-    before: int
-    after: int
-
-
-class AdvisorLoad(BaseModel):
-    advisor_email: str
-    before: dict[str, int] = Field(description="Clients per tier now.")
-    after: dict[str, int] = Field(description="Clients per tier under the candidate.")
-    capacity_before: dict[str, int] = Field(description="Capacity per tier in the active ruleset.")
-    capacity_after: dict[str, int] = Field(description="Capacity per tier in the candidate.")
-    over_capacity_after: list[str] = Field(
-        default_factory=list, description="Tiers above capacity under the candidate."
-    )
-
-
-class ConflictSummary(BaseModel):
-    conflict_id: str
-    kind: ConflictKind
-    severity: str
-    action: str
-    client_id: str | None
-    detail: str
-
-
-class PreviewDiff(BaseModel):
-    """Response of `POST /v1/preview` and of `territory rules preview`."""
-
-    active_version: str
-    candidate_version: str
-    clients: int = Field(description="Clients the preview re-decided.")
-    moved: int = Field(description="Clients whose territory or advisor would change.")
-    moves: list[Move] = Field(description="The moves (first `limit`, by client id).")
-    moves_truncated: bool = False
-    held_back: int = Field(0, description="Moves the churn guard would hold back.")
-    territories: list[TerritoryCount]
-    advisors: list[AdvisorLoad]
-    new_conflicts: list[ConflictSummary]
-    resolved_conflicts: list[ConflictSummary]
-    new_conflicts_by_kind: dict[str, int]
-    resolved_conflicts_by_kind: dict[str, int]
-    refused: bool = Field(
-        False, description="The candidate causes a conflict whose action is refuse_ruleset."
-    )
-    took_seconds: float
+from territory.shared.events import Conflict, ConflictAction
+from territory.shared.rulesets import (
+    AdvisorLoad,
+    ConflictSummary,
+    Move,
+    PreviewDiff,
+    TerritoryCount,
+)
 
 
 def _where(book: Book, client_id: str) -> tuple[str | None, str | None]:

@@ -1,7 +1,7 @@
 """The ruleset as data: a YAML (or JSON) document validated on load.
 
-`version`, `territories` and `advisors` have a shape that the loader and the API read as
-well; everything else (tiers, rules, whitelist, blacklist, hierarchy, advisor selection,
+Territories, advisors and whitelist / blacklist entries are read by the loader and the API
+as well, so their models live in `territory.shared.rulesets`; everything else (tiers, rules, whitelist, blacklist, hierarchy, advisor selection,
 conflict policy) belongs to the rules service. A condition is a tree of `all` / `any` /
 `not` nodes over comparisons (`{field, op, value}`), validated as a discriminated union
 with `Literal` operators, so a typo is refused with the path of the bad entry.
@@ -11,16 +11,14 @@ See `docs/rulesets.md` for every field.
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
-    EmailStr,
     Field,
     Tag,
     ValidationError,
@@ -28,11 +26,13 @@ from pydantic import (
     model_validator,
 )
 
-from territory.shared.events import ConflictAction, ConflictKind, Segment, Severity
-from territory.shared.geo import Region
+from territory.shared.events import ConflictAction, ConflictKind, Severity
+from territory.shared.rulesets import Advisor, BlacklistEntry, Territory, WhitelistEntry
 
-# Client fields a condition may test. `tier` is the tier the client falls into (computed
-# from `tiers`); `source_system` is the system of any of its source records' trigger.
+# Client fields a condition may test: fields of the contract's `ClientRecord` (a test
+# checks each one is, with the matching kind), plus `tier`, the tier the client falls into
+# (computed from `tiers`), and `source_system`, the system of its trigger record.
+# `advisor_email` is the record's upstream advisor hint, not the assigned advisor.
 StringField = Literal[
     "country",
     "region",
@@ -48,24 +48,8 @@ StringField = Literal[
     "tier",
 ]
 NumberField = Literal["aum_usd", "annual_revenue_usd", "employee_count"]
-ClientField = Literal[
-    "country",
-    "region",
-    "state",
-    "city",
-    "postal_code",
-    "segment",
-    "industry",
-    "name",
-    "lei",
-    "advisor_email",
-    "source_system",
-    "tier",
-    "aum_usd",
-    "annual_revenue_usd",
-    "employee_count",
-]
-NUMBER_FIELDS: frozenset[str] = frozenset(("aum_usd", "annual_revenue_usd", "employee_count"))
+ClientField = Literal[StringField, NumberField]
+NUMBER_FIELDS: frozenset[str] = frozenset(get_args(NumberField))
 
 Scalar = str | float | int
 
@@ -167,33 +151,6 @@ AnyOf.model_rebuild()
 NotOf.model_rebuild()
 
 
-class Territory(_Strict):
-    id: str = Field(..., min_length=1, max_length=64)
-    name: str
-    region: Region
-    segment: Segment | None = None
-    tier: str | None = Field(None, description="Only clients of this tier may be placed here.")
-    advisors: list[EmailStr] = Field(default_factory=list)
-
-    @field_validator("advisors", mode="after")
-    @classmethod
-    def _lower(cls, value: list[str]) -> list[str]:
-        return [v.lower() for v in value]
-
-
-class Advisor(_Strict):
-    email: EmailStr
-    name: str
-    capacity: dict[str, int] = Field(
-        default_factory=dict, description="Max clients per tier id; a missing tier means 0."
-    )
-
-    @field_validator("email", mode="after")
-    @classmethod
-    def _lower(cls, value: str) -> str:
-        return value.lower()
-
-
 class Tier(_Strict):
     """Clients fall into the first tier (in document order) whose condition holds."""
 
@@ -215,47 +172,6 @@ class Rule(_Strict):
     priority: int = Field(0, description="Higher wins within a level.")
     when: Condition
     territory: str
-
-
-class ClientRef(_Strict):
-    """A client by golden id, by source key (`system:id`) or by LEI: exactly one."""
-
-    client_id: str | None = None
-    source_key: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_.-]*:.+$")
-    lei: str | None = Field(None, min_length=20, max_length=20)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        given = [k for k in ("client_id", "source_key", "lei") if getattr(self, k)]
-        if len(given) != 1:
-            raise ValueError("name the client by exactly one of client_id, source_key, lei")
-        return self
-
-    @property
-    def key(self) -> tuple[str, str]:
-        if self.client_id:
-            return ("client_id", self.client_id)
-        if self.source_key:
-            return ("source_key", self.source_key)
-        return ("lei", str(self.lei).upper())
-
-    def describe(self) -> str:
-        kind, value = self.key
-        return f"{kind}={value}"
-
-
-class WhitelistEntry(ClientRef):
-    territory: str
-    advisor: EmailStr | None = Field(None, description="Optional: pin the advisor too.")
-    reason: str = Field(..., min_length=1)
-    owner: str = Field(..., min_length=1)
-    expires: date | None = Field(None, description="Last day the entry applies (inclusive).")
-
-
-class BlacklistEntry(ClientRef):
-    territories: list[str] = Field(..., min_length=1)
-    reason: str = Field(..., min_length=1)
-    owner: str | None = None
 
 
 class HierarchyPolicy(_Strict):

@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter as PromCounter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from territory.rules.book import Book, Outcome
 from territory.rules.engine import Engine, Placement
 from territory.rules.facts import ClientFacts
-from territory.rules.preview import PreviewDiff, preview, refusing_conflicts, replay
+from territory.rules.preview import preview, refusing_conflicts, replay
 from territory.rules.ruleset import (
     Ruleset,
     RulesetError,
@@ -56,6 +56,7 @@ from territory.shared.events import (
     RulesetRelease,
 )
 from territory.shared.kernel import Batch, ServiceKernel, read_events
+from territory.shared.rulesets import ActiveRuleset, PreviewDiff, ReplayReport
 from territory.shared.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -63,24 +64,6 @@ log = logging.getLogger(__name__)
 ASSIGNMENTS = PromCounter("territory_rules_assignments_total", "assignment.changed published")
 CONFLICTS = PromCounter("territory_rules_conflicts_total", "conflict.detected published", ["kind"])
 REPLAYS = PromCounter("territory_rules_replays_total", "Replays run")
-
-
-class ActiveRuleset(BaseModel):
-    """Response of `GET /v1/ruleset`."""
-
-    version: str
-    fingerprint: str = Field(description="Content hash: equal fingerprints decide alike.")
-    source: str = Field(description="`ruleset.published@<offset>` or the initial file path.")
-    published_by: str | None = None
-    activated_at: datetime
-    clients: int
-    assigned: int
-    open_conflicts: int
-    last_refusal: str | None = Field(
-        None, description="Why the last published ruleset was refused."
-    )
-    last_replay: ReplayReport | None = Field(None, description="The last reassignment run.")
-    document: dict[str, Any]
 
 
 class _Placed(BaseModel):
@@ -96,17 +79,6 @@ class _PlacementRecord(BaseModel):
     """The part of an `assignment.changed` event the book is rebuilt from."""
 
     payload: _Placed
-
-
-class ReplayReport(BaseModel):
-    run_id: str
-    ruleset_version: str
-    clients: int
-    moved: int
-    conflicts: int
-    held_back: int = Field(0, description="Moves the churn guard held back.")
-    held_back_clients: list[str] = Field(default_factory=list, description="First 1,000.")
-    seconds: float
 
 
 @dataclass

@@ -20,6 +20,8 @@ PostgreSQL, where they are a second line of defence.
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +39,8 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
+
+from territory.shared import fields
 
 # Logical schema names (translated per backend by the engine factory).
 RAW = "raw"
@@ -81,26 +85,44 @@ Email = String(320)
 Money = Numeric(22, 2)
 
 
+# Contract fields whose type carries no length the warehouse could take; every other
+# column's type follows the contract (text length, money, count, timestamp).
+_CLIENT_COLUMN_TYPES: dict[str, Any] = {
+    "segment": String(40),
+    "region": String(10),
+    "country": String(2),
+    "lei": String(20),
+    fields.ADVISOR_HINT: Email,  # the upstream hint, not the assignment (PII)
+}
+
+
+def _client_column_type(field: str) -> Any:
+    if field in _CLIENT_COLUMN_TYPES:
+        return _CLIENT_COLUMN_TYPES[field]
+    kind = fields.value_type(field)
+    if kind is Decimal:
+        return Money
+    if kind is int:
+        return Integer
+    if kind is datetime:
+        return Timestamp
+    length = fields.max_length(field)
+    if kind is not str or length is None:
+        raise TypeError(f"no warehouse type for ClientRecord.{field}; add it above")
+    return String(length)
+
+
 def _client_columns() -> list[Column[Any]]:
-    """The flattened client record, shared by staging (per source) and CLIENT_DIM (golden)."""
+    """The flattened client record, shared by staging (per source) and CLIENT_DIM (golden):
+    one column per descriptive field of the contract's `ClientRecord`, in its order, named
+    by `territory.shared.fields` (PII columns: `territory.shared.access`)."""
     return [
-        Column("name", String(300), nullable=False),
-        Column("segment", String(40)),
-        Column("region", String(10)),
-        Column("country", String(2)),
-        Column("state", String(200)),
-        Column("city", String(200)),
-        Column("postal_code", String(40)),
-        Column("address", String(500)),
-        Column("aum_usd", Money),
-        Column("annual_revenue_usd", Money),
-        Column("employee_count", Integer),
-        Column("industry", String(200)),
-        Column("website", String(500)),
-        Column("lei", String(20)),
-        Column("tax_id", String(40)),  # PII: masked for roles that may not see it
-        Column("advisor_email_hint", Email),  # PII; upstream's hint, not the assignment
-        Column("updated_at", Timestamp),
+        Column(
+            fields.warehouse_name(field),
+            _client_column_type(field),
+            nullable=not fields.field_info(field).is_required(),
+        )
+        for field in fields.DESCRIPTIVE_FIELDS
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -42,6 +42,16 @@ def resolve_advisor(session: Session, principal: Principal, secret: str, key: st
         if advisor_id(email, secret) == key:
             return str(email)
     return None
+
+
+def advisor_filter(
+    session: Session, principal: Principal, secret: str, key: str | None
+) -> str | Literal[False] | None:
+    """The e-mail a list filters by: None without a filter, False when `key` names no
+    advisor the caller may see (the answer is then an empty page, not an error)."""
+    if key is None:
+        return None
+    return resolve_advisor(session, principal, secret, key) or False
 
 
 def _client_counts(
@@ -189,5 +199,5 @@ def workload(
     return AdvisorWorkload(
         **summary,
         by_tier=by_tier,
-        clients=Paged(items=clients, total=total, limit=page.limit, offset=page.offset),
+        clients=Paged.of(clients, total, page),
     )

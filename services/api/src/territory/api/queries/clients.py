@@ -4,6 +4,7 @@ and the organisation hierarchy."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
@@ -21,6 +22,7 @@ from territory.api.schemas import (
     SourceRecord,
 )
 from territory.api.security import Principal
+from territory.shared import fields
 from territory.shared.warehouse import schema as wh
 
 c = wh.client_dim
@@ -47,6 +49,9 @@ class ClientFilters:
     advisor_email: str | None = None
     q: str | None = None
     parent_client_id: str | None = None
+
+
+_MONEY = frozenset(f for f in fields.DESCRIPTIVE_FIELDS if fields.value_type(f) is Decimal)
 
 
 def _num(value: Any) -> float | None:
@@ -138,6 +143,22 @@ def list_clients(
     return [client_summary(r, mask) for r in rows], total
 
 
+def _record_values(row: Any, mask: Masker) -> dict[str, Any]:
+    """The golden record's descriptive fields (the contract's, `territory.shared.fields`),
+    named for the API, masked for this caller."""
+    values: dict[str, Any] = {}
+    for field in fields.DESCRIPTIVE_FIELDS:
+        value = row[fields.warehouse_name(field)]
+        if field == fields.ADVISOR_HINT:
+            value = mask.advisor(value, row["hint_advisor_name"])
+        elif field == "tax_id":
+            value = mask.tax_id(value)
+        elif field in _MONEY:
+            value = _num(value)
+        values[fields.api_name(field)] = value
+    return values
+
+
 def client_detail(
     session: Session, principal: Principal, mask: Masker, client_id: str
 ) -> ClientDetail | None:
@@ -153,26 +174,10 @@ def client_detail(
         return None
     golden = GoldenRecord(
         client_id=row["client_id"],
-        name=row["name"],
-        segment=row["segment"],
-        region=row["region"],
-        country=row["country"],
-        state=row["state"],
-        city=row["city"],
-        postal_code=row["postal_code"],
-        address=row["address"],
-        aum_usd=_num(row["aum_usd"]),
-        annual_revenue_usd=_num(row["annual_revenue_usd"]),
-        employee_count=row["employee_count"],
-        industry=row["industry"],
-        website=row["website"],
-        lei=row["lei"],
-        tax_id=mask.tax_id(row["tax_id"]),
-        advisor_hint=mask.advisor(row["advisor_email_hint"], row["hint_advisor_name"]),
+        **_record_values(row, mask),
         parent_client_id=row["parent"],
         decision=row["decision"],
         version=row["version"],
-        updated_at=row["updated_at"],
     )
     src = wh.client_source_record
     stg = wh.clients_staging

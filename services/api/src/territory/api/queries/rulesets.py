@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from territory.api.deps import Page
@@ -52,7 +52,3 @@ def version_detail(session: Session, mask: Masker, version: str) -> RulesetVersi
     return RulesetVersionDetail(
         **_summary(row, active_version(session)), document=mask.json(document)
     )
-
-
-def count_versions(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(v)) or 0)

@@ -45,7 +45,7 @@ def list_advisors(
         page=page,
         sort=sort,
     )
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)
 
 
 @router.get(

@@ -64,11 +64,9 @@ def list_assignments(
     sort: Annotated[str | None, Query(pattern=sort_pattern(list(queries.ASSIGNMENT_SORTS)))] = None,
 ) -> Paged[AssignmentRecord]:
     mask = masker_for(runtime, principal)
-    advisor_email = None
-    if advisor is not None:
-        advisor_email = advisor_queries.resolve_advisor(session, principal, mask.secret, advisor)
-        if advisor_email is None:
-            return Paged(items=[], total=0, limit=page.limit, offset=page.offset)
+    advisor_email = advisor_queries.advisor_filter(session, principal, mask.secret, advisor)
+    if advisor_email is False:
+        return Paged.of([], 0, page)
     filters = queries.AssignmentFilters(
         territory_id=territory,
         advisor_email=advisor_email,
@@ -79,7 +77,7 @@ def list_assignments(
         since=since,
     )
     items, total = queries.list_assignments(session, principal, mask, filters, page, sort)
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)
 
 
 @router.get("/trend", summary="Assignment changes per day (the trend chart)")

@@ -45,11 +45,9 @@ def list_clients(
     sort: Annotated[str | None, Query(pattern=sort_pattern(list(queries.CLIENT_SORTS)))] = None,
 ) -> Paged[ClientSummary]:
     mask = masker_for(runtime, principal)
-    advisor_email = None
-    if advisor is not None:
-        advisor_email = advisor_queries.resolve_advisor(session, principal, mask.secret, advisor)
-        if advisor_email is None:
-            return Paged(items=[], total=0, limit=page.limit, offset=page.offset)
+    advisor_email = advisor_queries.advisor_filter(session, principal, mask.secret, advisor)
+    if advisor_email is False:
+        return Paged.of([], 0, page)
     filters = queries.ClientFilters(
         region=region,
         segment=segment,
@@ -59,7 +57,7 @@ def list_clients(
         q=q,
     )
     items, total = queries.list_clients(session, principal, mask, filters, page, sort)
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)
 
 
 @router.get(
@@ -82,7 +80,7 @@ def client_hierarchy(
     if result is None:
         raise not_found("client")
     items, total = result
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)
 
 
 @router.get(

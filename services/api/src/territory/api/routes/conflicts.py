@@ -51,7 +51,7 @@ def list_conflicts(
         page=page,
         sort=sort,
     )
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)
 
 
 @router.post(

@@ -37,7 +37,7 @@ def review_queue(
         page=page,
         sort=sort,
     )
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)
 
 
 @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
+from pydantic import ValidationError
 
 from territory.api import actions
 from territory.api.deps import (
@@ -31,6 +32,7 @@ from territory.api.schemas import (
     RulesetVersionSummary,
     WhitelistOverride,
 )
+from territory.shared.rulesets import PreviewDiff
 
 router = APIRouter(prefix="/api/rulesets", tags=["rulesets"], responses=PROBLEM_RESPONSES)
 
@@ -40,7 +42,7 @@ def list_rulesets(
     session: SessionDep, principal: Steward, page: PageDep
 ) -> Paged[RulesetVersionSummary]:
     items, total = queries.list_versions(session, page)
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)
 
 
 @router.get("/versions/{version}", summary="One ruleset version with its document")
@@ -65,9 +67,13 @@ async def preview_ruleset(
     body: RulesetCandidate, runtime: RuntimeDep, principal: RulesEditor, request: Request
 ) -> PreviewResult:
     document = body.ruleset.model_dump(mode="json", exclude_none=True)
-    diff = await runtime.rules.preview(document, request.headers.get("authorization"))
-    if not isinstance(diff, dict):
-        raise ApiProblem(502, "the rules service returned a preview that is not a JSON object")
+    answer = await runtime.rules.preview(document, request.headers.get("authorization"))
+    try:
+        diff = PreviewDiff.model_validate(answer)
+    except ValidationError:
+        raise ApiProblem(
+            502, "the rules service returned something that is not a preview"
+        ) from None
     return PreviewResult(candidate_version=body.ruleset.version, diff=diff)
 
 

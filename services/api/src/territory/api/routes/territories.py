@@ -52,7 +52,7 @@ def list_territories(
         page=page,
         sort=sort,
     )
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)
 
 
 @router.get("/{territory_id}", summary="One territory with its advisors and clients by tier")
@@ -89,4 +89,4 @@ def territory_assignments(
         page,
         sort,
     )
-    return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged.of(items, total, page)

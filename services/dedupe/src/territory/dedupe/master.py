@@ -1,0 +1,194 @@
+"""The master: every known source record, the golden clients and the parent links between
+records; how a golden client is found after merges, marked for rendering, and restored
+from the topics on start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from territory.dedupe.index import CandidateIndex, IndexSettings
+from territory.dedupe.normalize import Profile, profile_of
+from territory.dedupe.scoring import Comparison, FieldWeights, Scorer, Thresholds
+from territory.dedupe.survivorship import Survivorship, SurvivorshipSettings
+from territory.shared.events import (
+    ClientRecord,
+    DedupeDecision,
+    GoldenClient,
+    MatchEvidence,
+    SourceRecordRef,
+)
+
+
+class EngineSettings(BaseModel):
+    thresholds: Thresholds = Thresholds()
+    weights: FieldWeights = FieldWeights()
+    survivorship: SurvivorshipSettings = SurvivorshipSettings()
+    candidate_limit: int = Field(25, ge=1, description="Candidates scored per record.")
+    max_postings: int = Field(500, ge=10, description="Blocking keys more common are skipped.")
+    evidence_limit: int = Field(5, ge=1, description="Evidence entries kept per event.")
+
+
+def golden_id(seed: str) -> str:
+    """Deterministic golden id: the same founding record always gives the same id."""
+    return "gc-" + hashlib.blake2b(seed.encode(), digest_size=10).hexdigest()
+
+
+@dataclass(slots=True)
+class Member:
+    record: ClientRecord
+    profile: Profile
+    client_id: str
+
+
+@dataclass(slots=True)
+class Golden:
+    client_id: str
+    members: set[str] = field(default_factory=set)
+    decision: DedupeDecision = DedupeDecision.NEW
+    trigger: SourceRecordRef | None = None
+    evidence: list[MatchEvidence] = field(default_factory=list)
+    merged_client_ids: list[str] = field(default_factory=list)
+    retired_into: str | None = None
+    version: int = 0  # last emitted
+    fingerprint: str | None = None  # of the last emitted content
+
+
+@dataclass(slots=True)
+class Placement:
+    """Where one incoming record went, and the comparisons that decided it."""
+
+    source_key: str
+    client_id: str
+    decision: DedupeDecision
+    update: bool
+    comparisons: list[tuple[str, Comparison]]  # (candidate golden id, best comparison)
+
+
+def fingerprint(golden: GoldenClient) -> str:
+    """Content of a golden client that matters downstream (not the event's metadata)."""
+    data = golden.model_dump(mode="json", exclude={"version", "trigger", "decision", "evidence"})
+    return hashlib.blake2b(
+        json.dumps(data, sort_keys=True, default=str).encode(), digest_size=16
+    ).hexdigest()
+
+
+class Master:
+    """The engine's state and the bookkeeping every step shares (following merges,
+    parent links, marking golden clients for rendering, restore)."""
+
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self.scorer = Scorer(self.settings.weights, self.settings.thresholds.review)
+        self.survivorship = Survivorship(self.settings.survivorship)
+        self.index = CandidateIndex(
+            IndexSettings(
+                limit=self.settings.candidate_limit, max_postings=self.settings.max_postings
+            )
+        )
+        self.records: dict[str, Member] = {}
+        self.goldens: dict[str, Golden] = {}
+        # parent source key -> source keys of records naming it as their parent
+        self.children: dict[str, set[str]] = defaultdict(set)
+        self.dirty: set[str] = set()
+
+    def _live(self, client_id: str) -> str | None:
+        """The golden id that now holds `client_id` (following merges), if any."""
+        seen: set[str] = set()
+        current: str | None = client_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            golden = self.goldens.get(current)
+            if golden is None:
+                return None
+            if golden.retired_into is None:
+                return current
+            current = golden.retired_into
+        return None
+
+    def _link_parent(self, member: Member) -> None:
+        if member.profile.parent_key:
+            self.children[member.profile.parent_key].add(member.profile.source_key)
+
+    def _unlink_parent(self, member: Member) -> None:
+        parent = member.profile.parent_key
+        if parent and parent in self.children:
+            self.children[parent].discard(member.profile.source_key)
+            if not self.children[parent]:
+                del self.children[parent]
+
+    def parent_of(self, golden: Golden) -> str | None:
+        members = sorted(
+            (self.records[k] for k in golden.members),
+            key=lambda m: self.survivorship._rank("most_recent", m.record),
+        )
+        for member in members:
+            parent_key = member.profile.parent_key
+            if parent_key and parent_key in self.records:
+                parent_id = self.records[parent_key].client_id
+                if parent_id != golden.client_id:
+                    return parent_id
+        return None
+
+    def _touch(self, client_id: str) -> None:
+        """Mark a golden client for rendering, and every golden client whose members name
+        one of its members as their parent (their parent id may have changed)."""
+        self.dirty.add(client_id)
+        golden = self.goldens[client_id]
+        for key in golden.members:
+            for child in self.children.get(key, ()):
+                child_member = self.records.get(child)
+                if child_member is not None:
+                    self.dirty.add(child_member.client_id)
+
+    def restore(
+        self, last_events: Iterable[GoldenClient], records: Mapping[str, list[ClientRecord]]
+    ) -> list[str]:
+        """Rebuild the master from the last event of every golden client and the source
+        records (every version read back, oldest first). Returns the source keys that a
+        golden client names but whose record was not found."""
+        missing: list[str] = []
+        for event in last_events:
+            golden = Golden(
+                client_id=event.client_id,
+                decision=event.decision,
+                trigger=event.trigger,
+                evidence=list(event.evidence),
+                merged_client_ids=list(event.merged_client_ids),
+                version=event.version,
+                fingerprint=fingerprint(event),
+            )
+            if event.retired:
+                for ev in event.evidence:
+                    golden.retired_into = ev.candidate_client_id
+                    break
+                golden.retired_into = golden.retired_into or event.client_id
+            self.goldens[event.client_id] = golden
+            if event.retired:
+                continue
+            for ref in event.source_records:
+                versions = records.get(ref.source_key)
+                if not versions:
+                    missing.append(ref.source_key)
+                    continue
+                # The version this golden client was built from (later, unprocessed versions
+                # are redelivered by the consumer group and applied as updates).
+                record = next(
+                    (r for r in reversed(versions) if r.updated_at == ref.updated_at),
+                    versions[-1],
+                )
+                member = Member(
+                    record=record, profile=profile_of(record), client_id=golden.client_id
+                )
+                golden.members.add(ref.source_key)
+                self.records[ref.source_key] = member
+                self.index.add(member.profile)
+                self._link_parent(member)
+        self.dirty.clear()
+        return missing
