@@ -158,3 +158,30 @@ async def test_outputs_of_a_batch_are_published_and_its_offsets_committed(kafka_
     assert sum(sizes) == 200
     assert max(sizes) > 1  # delivered as batches, not one by one
     assert sorted(int(e["payload"]["source_key"].split(":")[1]) for e in out) == list(range(200))
+
+
+def processed(topic: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "territory_consumer_records_total",
+        {"service": "test", "topic": topic, "outcome": "processed"},
+    )
+    return value or 0.0
+
+
+async def test_only_records_that_were_processed_count_as_processed():
+    kernel = kernel_with(attempts=1)
+    topic = kernel.topics.client_received
+
+    @kernel.consumer(Topic.CLIENT_RECEIVED, group_id="g")
+    async def picky(batch: Batch[ClientReceived]) -> None:
+        if any(e.payload.name == "Poison" for e in batch):
+            raise RuntimeError("no")
+
+    before = processed(topic)
+    async with TestKafkaBroker(kernel.broker) as broker:
+        await broker.publish_batch(
+            received(1).model_dump_json().encode(),
+            received(2, "Poison").model_dump_json().encode(),
+            topic=topic,
+        )
+    assert processed(topic) - before == 1

@@ -78,3 +78,21 @@ async def test_merge_command_is_applied_and_re_emitted():
     assert last[b]["retired"] is True
     assert last[a]["merged_client_ids"] == [b]
     assert json.dumps(last[a]).count("salesforce") >= 2
+
+
+async def test_a_batch_keeps_each_records_correlation_id_on_its_golden_client():
+    service, topics, out, _ = _service()
+    events = [
+        ClientReceived(
+            producer="test",
+            correlation_id=f"upload/{i}",
+            payload=make_record("salesforce", str(i), name=name),
+        )
+        for i, name in enumerate(["Cedar Energy", "Summit Logistics", "Harbor Bank"])
+    ]
+    async with TestKafkaBroker(service.broker) as broker:
+        await broker.publish_batch(
+            *(e.model_dump_json().encode() for e in events), topic=topics.client_received
+        )
+    by_client = {e["payload"]["client_id"]: e["correlation_id"] for e in out}
+    assert by_client == {golden_id(f"salesforce:{i}"): f"upload/{i}" for i in range(3)}

@@ -110,17 +110,21 @@ class DedupeService:
 
     async def on_client_received(self, batch: Batch[ClientReceived]) -> Sequence[Event[Any]]:
         """Place every record of the batch; the golden clients that changed are published."""
+        origin: dict[str, str] = {}
         for event in batch:
             started = time.perf_counter()
             placement = self.engine.on_record(event.payload)
             DECIDE_SECONDS.observe(time.perf_counter() - started)
             DECISIONS.labels(placement.decision.value, str(placement.update).lower()).inc()
-        return self._rendered(batch.events[-1].correlation_id)
+            origin[placement.client_id] = event.correlation_id
+        return self._rendered(origin, batch.events[-1].correlation_id)
 
     async def on_dedupe_command(self, batch: Batch[DedupeCommanded]) -> Sequence[Event[Any]]:
         """A reviewer's merges and splits, applied in order."""
+        origin: dict[str, str] = {}
         for event in batch:
             changed = self.engine.on_command(event.payload)
+            origin.update(dict.fromkeys(changed, event.correlation_id))
             log.info(
                 "dedupe command applied",
                 extra={
@@ -129,13 +133,19 @@ class DedupeService:
                     "changed": changed,
                 },
             )
-        return self._rendered(batch.events[-1].correlation_id)
+        return self._rendered(origin, batch.events[-1].correlation_id)
 
-    def _rendered(self, correlation_id: str) -> list[ClientDeduplicated]:
-        # Golden clients stay pending until `_emitted` ran (after every ack): a failed
-        # publish leaves them pending, and the retry emits them.
+    def _rendered(self, origin: dict[str, str], last: str) -> list[ClientDeduplicated]:
+        """The changed golden clients, each with the correlation id of the record (or
+        command) that last changed it; one changed on the side (a parent resolved) gets the
+        batch's last. They stay pending until `_emitted` ran (after every ack): a failed
+        publish leaves them pending, and the retry emits them."""
         return [
-            ClientDeduplicated(producer=self.producer, correlation_id=correlation_id, payload=g)
+            ClientDeduplicated(
+                producer=self.producer,
+                correlation_id=origin.get(g.client_id, last),
+                payload=g,
+            )
             for g in self.engine.pending()
         ]
 

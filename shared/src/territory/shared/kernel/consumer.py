@@ -325,9 +325,11 @@ class _Delivery:
         batch, service = decoded.batch, self.kernel.service
         BATCH_SIZE.labels(service).observe(len(batch) + len(decoded.poison))
         rejections = [self._contract_violation(p) for p in decoded.poison]
+        failed: list[ClientRejected] = []
         with BATCH_SECONDS.labels(service).time():
             if batch.events:
-                rejections.extend(await self._process(batch))
+                failed = await self._process(batch)
+                rejections.extend(failed)
             if rejections:
                 # Before the offsets are committed: a dead letter is never lost.
                 await self.kernel.publisher.publish_many(rejections)
@@ -335,8 +337,15 @@ class _Delivery:
                     "rejected records",
                     extra={"stage": service, "handler": self.name, "count": len(rejections)},
                 )
+        # Per topic: the batch's records minus those that became dead letters.
+        done: dict[str, int] = {}
         for position in batch.positions:
-            RECORDS.labels(service, position.topic, "processed").inc()
+            done[position.topic] = done.get(position.topic, 0) + 1
+        for rejection in failed:
+            if rejection.payload.position is not None:
+                done[rejection.payload.position.topic] -= 1
+        for topic, count in done.items():
+            RECORDS.labels(service, topic, "processed").inc(count)
 
     async def _process(self, batch: Batch[Any]) -> list[ClientRejected]:
         try:
