@@ -97,8 +97,10 @@ async def publish_raw(
     messages: Sequence[tuple[bytes | None, bytes | None]],
     *,
     max_request_size: int = 16 * 1024 * 1024,
+    partition: int | None = None,
 ) -> int:
-    """Publish (key, value) byte pairs exactly as given (acks=all); returns how many."""
+    """Publish (key, value) byte pairs exactly as given (acks=all), to one partition when
+    `partition` is set (poison and the good events behind it share it); returns how many."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         enable_idempotence=True,
@@ -106,7 +108,9 @@ async def publish_raw(
     )
     await producer.start()
     try:
-        futures = [await producer.send(topic, value=v, key=k) for k, v in messages]
+        futures = [
+            await producer.send(topic, value=v, key=k, partition=partition) for k, v in messages
+        ]
         for f in futures:
             await f
         return len(futures)

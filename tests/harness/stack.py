@@ -109,7 +109,9 @@ class ServiceProcess:
             if self.ready():
                 return time.monotonic() - started
             if time.monotonic() - started > timeout:
-                raise StackError(f"{self.instance} not ready in {timeout:.0f} s:\n{self.log_tail()}")
+                raise StackError(
+                    f"{self.instance} not ready in {timeout:.0f} s:\n{self.log_tail()}"
+                )
             time.sleep(0.25)
 
     def kill9(self) -> None:
@@ -256,6 +258,16 @@ class Stack:
         proc.start()
         proc.wait_ready(timeout)
         return proc
+
+    def regroup(self, service: str, group: str) -> None:
+        """Give a consumer service a new consumer group (takes effect at its next start):
+        a fresh group reads every topic from the beginning, i.e. a replay."""
+        self.groups[service] = group
+        var = f"TERRITORY_{service.upper()}__GROUP_ID"
+        self.env[var] = group
+        for proc in self.instances.values():
+            if proc.name == service:
+                proc.env[var] = group
 
     def stop(self, names: Iterable[str] | None = None) -> None:
         for name in list(names) if names is not None else list(self.instances):
