@@ -4,6 +4,7 @@ one) and the warehouse unreachable behind a TCP proxy (issue 13)."""
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -125,7 +126,7 @@ def test_warehouse_outage_stops_offsets_backs_off_and_drains(
         accepted = r1["accepted"] + r2["accepted"]
         drained = wait_settled(engine, accepted=accepted, timeout=TIMEOUT)
         sampler.stop()
-        gaps = [b - a for a, b in zip(retry_times, retry_times[1:], strict=False)]
+        gaps = [b - a for a, b in pairwise(retry_times)]
         report = reconcile(
             engine,
             submitted=len(work.rows),

@@ -78,7 +78,7 @@ def pipeline(kafka_bootstrap, tmp_path_factory):
     stack.prepare()
     try:
         stack.start()
-        messages, keys = good_messages(120, seed=5)
+        messages, _ = good_messages(60, seed=5)
         publish(stack, "client.received", messages)
         engine = create_warehouse_engine(stack.warehouse_url)
         wait_settled(engine, accepted=len(messages), timeout=180)
@@ -327,7 +327,7 @@ def test_malformed_json_helpers_are_really_malformed():
     bad = list(poison.malformed_values())
     assert any(v == b"" for _, v in bad)
     for _, value in bad[1:3]:
-        with pytest.raises(ValueError):
+        with pytest.raises(json.JSONDecodeError):
             json.loads(value)
     _, big = poison.oversize_invalid_utf8("x")
     assert len(big) > 700_000
