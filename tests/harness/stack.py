@@ -17,6 +17,7 @@ at every start, so the evidence of a crash survives its restart.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -199,6 +200,9 @@ class Stack:
         self.instances: dict[str, ServiceProcess] = {
             name: self._instance(name, name, self.ports[name]) for name in self.service_names
         }
+        # Services run in sessions of their own (a signal to the caller does not reach them):
+        # make sure an interpreter that exits without `stop()` still takes them down.
+        atexit.register(self.stop)
 
     # -- set-up ----------------------------------------------------------------------------
 
