@@ -34,19 +34,19 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))  # the black-box harness: tests/harness
 
+from harness.kafka import end_offsets, group_lag  # noqa: E402
+from harness.reconcile import reconcile, settled  # noqa: E402
+from harness.sampler import CONSUMED, Sampler, load_average  # noqa: E402
+from harness.stack import Stack  # noqa: E402
+from harness.workload import make_workload  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from territory.shared.events import ClientReceived, ClientRecord  # noqa: E402
 from territory.shared.warehouse import schema as s  # noqa: E402
 from territory.shared.warehouse.engine import create_warehouse_engine  # noqa: E402
-from tests.harness.kafka import end_offsets, group_lag  # noqa: E402
-from tests.harness.reconcile import reconcile, settled  # noqa: E402
-from tests.harness.sampler import CONSUMED, Sampler, load_average  # noqa: E402
-from tests.harness.stack import Stack  # noqa: E402
-from tests.harness.workload import make_workload  # noqa: E402
 
 TOOLS_POM = ROOT / "deploy" / "kafka" / "tools-pom.xml"
 TOOLS_LIBS = ROOT / ".cache" / "kafka-tools" / "libs"

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from harness.stack import ROOT, Stack, StackError
 from sqlalchemy import func, select
 
 from territory.shared.warehouse import schema
 from territory.shared.warehouse.engine import create_warehouse_engine
-from tests.harness.stack import ROOT, Stack, StackError
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.harness.reconcile import Reconciliation
-from tests.harness.sampler import load_average
+from harness.reconcile import Reconciliation
+from harness.sampler import load_average
 
 
 class Reports:

@@ -8,11 +8,8 @@ import time
 from itertools import cycle
 
 import pytest
-
-from territory.shared.warehouse.engine import create_warehouse_engine
-from tests.fault.sizes import RECORDS, TIMEOUT
-from tests.harness.kafka import read_all, run_sync
-from tests.harness.reconcile import (
+from harness.kafka import read_all, run_sync
+from harness.reconcile import (
     Fault,
     content_checksum,
     progress,
@@ -21,9 +18,12 @@ from tests.harness.reconcile import (
     row_counts,
     settled,
 )
-from tests.harness.sampler import Sampler, load_average
-from tests.harness.stack import Stack
-from tests.harness.workload import make_from_rows, make_workload, wait_progress, wait_settled
+from harness.sampler import Sampler, load_average
+from harness.sizes import RECORDS, TIMEOUT
+from harness.stack import Stack
+from harness.workload import make_from_rows, make_workload, wait_progress, wait_settled
+
+from territory.shared.warehouse.engine import create_warehouse_engine
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -129,8 +129,8 @@ def test_replaying_every_topic_twice_changes_nothing(run, reports):
         started = time.monotonic()
         stack.start(["dedupe", "rules", "loader"])
         # Done when every consumer has caught up with every topic again.
-        from tests.harness.kafka import group_lag
-        from tests.harness.sampler import CONSUMED
+        from harness.kafka import group_lag
+        from harness.sampler import CONSUMED
 
         def caught_up() -> bool:
             for service in ("dedupe", "rules", "loader"):

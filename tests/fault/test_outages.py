@@ -7,16 +7,16 @@ import time
 from itertools import pairwise
 
 import pytest
+from harness.kafka import Broker, committed_offsets, kcat_count, read_all, run_sync
+from harness.proxy import ThreadedTcpProxy
+from harness.reconcile import Fault, reconcile, redeliveries
+from harness.sampler import Sampler, load_average
+from harness.sizes import BROKER_DOWN_SECONDS, OUTAGE_SECONDS, STREAM_RECORDS, TIMEOUT
+from harness.stack import Stack, free_port
+from harness.workload import make_workload, wait_progress, wait_settled, wait_until
 from sqlalchemy.engine import make_url
 
 from territory.shared.warehouse.engine import create_warehouse_engine
-from tests.fault.sizes import BROKER_DOWN_SECONDS, OUTAGE_SECONDS, STREAM_RECORDS, TIMEOUT
-from tests.harness.kafka import Broker, committed_offsets, kcat_count, read_all, run_sync
-from tests.harness.proxy import ThreadedTcpProxy
-from tests.harness.reconcile import Fault, reconcile, redeliveries
-from tests.harness.sampler import Sampler, load_average
-from tests.harness.stack import Stack, free_port
-from tests.harness.workload import make_workload, wait_progress, wait_settled, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
 

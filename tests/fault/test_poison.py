@@ -13,16 +13,16 @@ import time
 import uuid
 
 import pytest
+from harness import poison
+from harness.kafka import group_lag, publish_raw, read_all, run_sync
+from harness.sampler import CONSUMED
+from harness.stack import Stack
+from harness.workload import make_workload, wait_settled, wait_until
 from sqlalchemy import func, select
 
 from territory.shared.events import ClientReceived, ClientRecord
 from territory.shared.warehouse import schema as s
 from territory.shared.warehouse.engine import create_warehouse_engine
-from tests.harness import poison
-from tests.harness.kafka import group_lag, publish_raw, read_all, run_sync
-from tests.harness.sampler import CONSUMED
-from tests.harness.stack import Stack
-from tests.harness.workload import make_workload, wait_settled, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from tests.harness.kafka import end_offsets, group_lag
+from harness.kafka import end_offsets, group_lag
 
 # Which topics each consumer service reads (the product's contract; canonical names).
 CONSUMED = {

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from tests.harness.reconcile import progress, settled
+from harness.reconcile import progress, settled
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from factories import assigned, golden, received, rejected, ruleset
+from harness.proxy import TcpProxy  # the switchable proxy the fault suite uses too
 from sqlalchemy import func, select
 
 from territory.loader.runtime import build_broker, build_loader
@@ -22,7 +23,6 @@ from territory.shared.testing import read_topic
 from territory.shared.warehouse import schema as s
 from territory.shared.warehouse.engine import create_warehouse_engine
 from territory.shared.warehouse.migrate import migrate
-from tests.harness.proxy import TcpProxy  # the switchable proxy the fault suite uses too
 
 pytestmark = pytest.mark.kafka
 

@@ -1,4 +1,4 @@
-"""Sizes of the fault suite (see conftest.py for the variables)."""
+"""Sizes of the fault suite (tests/fault/conftest.py describes the variables)."""
 
 from __future__ import annotations
 
