@@ -3,6 +3,7 @@
 #   make test       install, start Kafka, lint, types and every test; stops what it started
 #   make kafka-up / make kafka-down
 #   make bench      benchmarks -> docs/benchmarks.md
+#   make chaos      the fault suite at full size -> docs/reliability.md
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export UV_PYTHON_DOWNLOADS := never
@@ -10,7 +11,7 @@ export UV_LINK_MODE := copy
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: install kafka-up kafka-down lint types test test-all run stop reset bench asyncapi sample clean
+.PHONY: install kafka-up kafka-down lint types test test-all run stop reset bench chaos asyncapi sample clean
 
 install: .venv/.installed
 
@@ -58,6 +59,11 @@ bench: install
 	@$$(command -v uv || echo $(UV)) sync --frozen --all-packages --group bench >/dev/null
 	@scripts/with-services.sh $(PY) bench/run.py
 	@rm -f .venv/.installed
+
+# The fault suite (tests/fault) at full size (CHAOS_* variables: see scripts/chaos.py);
+# writes docs/reliability.md with the reconciliation of every case.
+chaos: install
+	@scripts/with-services.sh $(PY) scripts/chaos.py
 
 asyncapi: install
 	$(PY) scripts/gen_asyncapi.py docs/asyncapi

@@ -16,4 +16,5 @@ if ! "$root/scripts/postgres.sh" status >/dev/null 2>&1; then
   "$root/scripts/postgres.sh" up
   started+=(postgres)
 fi
+"$root/scripts/ensure-kcat.sh"
 "$@"

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from harness.stack import ROOT, Stack, StackError
 from sqlalchemy import func, select
 
 from territory.shared.warehouse import schema
@@ -30,16 +26,7 @@ from territory.shared.warehouse.engine import create_warehouse_engine
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-SERVICES = ("dedupe", "rules", "loader", "api", "ingestion")
 SAMPLE_ROWS = 400
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sample_csv(rows: int) -> tuple[bytes, int, int]:
@@ -65,74 +52,25 @@ def sample_csv(rows: int) -> tuple[bytes, int, int]:
 
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory) -> Iterator[dict[str, object]]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    ports = {name: free_port() for name in SERVICES}
-    env = {
-        **os.environ,
-        "TERRITORY_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "TERRITORY_KAFKA__TOPIC_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}.",
-        "TERRITORY_WAREHOUSE_URL": f"sqlite:///{tmp / 'warehouse.db'}",
-        "TERRITORY_ARCHIVE__LOCAL_DIR": str(tmp / "archive"),
-        "TERRITORY_API__RULES_URL": f"http://127.0.0.1:{ports['rules']}",
-        "TERRITORY_LOG_JSON": "true",
-        **{f"TERRITORY_{name.upper()}__PORT": str(port) for name, port in ports.items()},
-    }
-    subprocess.run(
-        [str(BIN / "territory"), "topics", "create"], env=env, check=True, capture_output=True
+    """Every service as its own process (tests/harness/stack.py, as `make run` starts them)."""
+    running = Stack(
+        tmp_path_factory.mktemp("e2e"),
+        bootstrap=kafka_bootstrap,
+        prefix=f"e2e-{uuid.uuid4().hex[:8]}.",
     )
-    subprocess.run(
-        [str(BIN / "territory"), "warehouse", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    logs = {name: (tmp / f"{name}.log").open("wb") for name in SERVICES}
+    running.prepare()
     try:
-        for name in SERVICES:
-            procs[name] = subprocess.Popen(
-                [str(BIN / "python"), "-m", f"territory.{name}"],
-                env=env,
-                cwd=ROOT,
-                stdout=logs[name],
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 120
-        for name in SERVICES:
-            url = f"http://127.0.0.1:{ports[name]}/readyz"
-            while True:
-                if procs[name].poll() is not None:
-                    pytest.fail(f"{name} exited:\n{(tmp / f'{name}.log').read_text()[-3000:]}")
-                try:
-                    if httpx.get(url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{name} not ready:\n{(tmp / f'{name}.log').read_text()[-3000:]}")
-                time.sleep(0.3)
+        try:
+            running.start(timeout=120)
+        except StackError as exc:
+            pytest.fail(str(exc))
         token = {
-            role: subprocess.run(
-                [str(BIN / "territory"), "token", "--role", role, *extra],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.strip()
-            for role, extra in (("TERRITORY_ADMIN", []), ("SALES_LEADERSHIP", ["--region", "EMEA"]))
+            "TERRITORY_ADMIN": running.token("TERRITORY_ADMIN"),
+            "SALES_LEADERSHIP": running.token("SALES_LEADERSHIP", "EMEA"),
         }
-        yield {"ports": ports, "env": env, "tmp": tmp, "token": token}
+        yield {"ports": running.ports, "env": running.env, "tmp": running.workdir, "token": token}
     finally:
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for fh in logs.values():
-            fh.close()
+        running.stop()
 
 
 def wait_for(check, *, timeout: float = 90.0, what: str) -> object:

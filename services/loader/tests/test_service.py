@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from factories import assigned, golden, received, rejected, ruleset
+from harness.proxy import TcpProxy  # the switchable proxy the fault suite uses too
 from sqlalchemy import func, select
 
 from territory.loader.runtime import build_kernel, build_loader
@@ -158,45 +159,6 @@ async def test_events_become_rows_and_a_replay_adds_none(kafka_settings, tmp_pat
         t.name: count(engine, t) for t in (*s.CORE_TABLES, s.raw_clients, s.clients_staging)
     } == counts
     engine.dispose()
-
-
-class TcpProxy:
-    """A switchable TCP proxy in front of PostgreSQL: `down()` is a warehouse outage."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self.server: asyncio.Server | None = None
-        self.writers: list[asyncio.StreamWriter] = []
-
-    async def up(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def down(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for w in self.writers:
-            w.close()
-        self.writers.clear()
-        await self.server.wait_closed()
-
-    async def _handle(self, reader, writer) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.close()
-            return
-        self.writers += [writer, up_writer]
-
-        async def pipe(src, dst):
-            with contextlib.suppress(Exception):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
 async def test_warehouse_outage_stops_commits_and_resumes_without_loss(

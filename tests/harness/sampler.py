@@ -1,0 +1,184 @@
+"""Background sampling during a run: CPU and peak RSS per process (psutil), consumer lag
+per group and topic sizes over time (aiokafka from the outside), and the load average.
+
+    sampler = Sampler(stack, interval=1.0).start()
+    ...
+    sampler.stop()
+    sampler.process_report()   # {instance: {cpu_seconds, cpu_percent_mean, peak_rss_mb}}
+    sampler.lag_series         # [(t, {group: {topic: lag}})]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from harness.kafka import end_offsets, group_lag
+
+# Which topics each consumer service reads (the product's contract; canonical names).
+CONSUMED = {
+    "dedupe": ("client.received", "dedupe.command"),
+    "rules": ("client.deduplicated", "ruleset.published", "rules.command"),
+    "loader": (
+        "client.received",
+        "client.deduplicated",
+        "assignment.changed",
+        "conflict.detected",
+        "client.rejected",
+        "ruleset.published",
+    ),
+}
+PRODUCED = ("client.received", "client.deduplicated", "assignment.changed", "client.rejected")
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min, {os.cpu_count()} cores)"
+
+
+@dataclass
+class ProcStats:
+    cpu_seconds: float = 0.0  # summed over every pid the instance had (restarts included)
+    peak_rss: int = 0
+    _by_pid: dict[int, float] = field(default_factory=dict)
+    _base: dict[int, float] = field(default_factory=dict)  # CPU used before sampling began
+
+    def observe(self, pid: int, *, first: bool = False) -> None:
+        try:
+            p = psutil.Process(pid)
+            with p.oneshot():
+                t = p.cpu_times()
+                rss = p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return
+        used = t.user + t.system
+        if pid not in self._by_pid and first:
+            self._base[pid] = used
+        self._by_pid[pid] = used - self._base.get(pid, 0.0)
+        self.cpu_seconds = sum(self._by_pid.values())
+        self.peak_rss = max(self.peak_rss, rss)
+
+
+class Sampler:
+    """Samples processes every `interval` s and Kafka every `kafka_interval` s on a thread."""
+
+    def __init__(
+        self,
+        stack: Any,
+        *,
+        interval: float = 1.0,
+        kafka_interval: float = 2.0,
+        extra_pids: Callable[[], Mapping[str, int | None]] | None = None,
+    ) -> None:
+        self.stack = stack
+        self.interval = interval
+        self.kafka_interval = kafka_interval
+        self.extra_pids = extra_pids
+        self.procs: dict[str, ProcStats] = {}
+        self.lag_series: list[tuple[float, dict[str, dict[str, int]]]] = []
+        self.topic_series: list[tuple[float, dict[str, int]]] = []
+        self.load_series: list[tuple[float, float]] = []
+        self.started = 0.0
+        self.stopped = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.errors: list[str] = []
+
+    def start(self) -> Sampler:
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.stopped = time.monotonic()
+
+    def pids(self) -> dict[str, int]:
+        pids: dict[str, int] = dict(self.stack.pids())
+        if self.extra_pids is not None:
+            pids.update({k: v for k, v in self.extra_pids().items() if v})
+        return pids
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        next_kafka = 0.0
+        first = True  # processes alive when sampling starts: count CPU from now on
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                for name, pid in self.pids().items():
+                    self.procs.setdefault(name, ProcStats()).observe(pid, first=first)
+                first = False
+                self.load_series.append((now - self.started, os.getloadavg()[0]))
+                if now >= next_kafka:
+                    next_kafka = now + self.kafka_interval
+                    try:
+                        loop.run_until_complete(asyncio.wait_for(self._kafka(now), 20))
+                    except Exception as exc:  # the broker may be down on purpose
+                        self.errors.append(repr(exc)[:200])
+                self._stop.wait(self.interval)
+        finally:
+            loop.close()
+
+    async def _kafka(self, now: float) -> None:
+        stack = self.stack
+        lags: dict[str, dict[str, int]] = {}
+        for service, topics in CONSUMED.items():
+            if service not in stack.groups:
+                continue
+            lags[service] = await group_lag(
+                stack.bootstrap, stack.groups[service], [stack.topic(t) for t in topics]
+            )
+        sizes = await end_offsets(stack.bootstrap, [stack.topic(t) for t in PRODUCED])
+        t = now - self.started
+        self.lag_series.append((t, lags))
+        self.topic_series.append((t, {k.removeprefix(stack.prefix): v for k, v in sizes.items()}))
+
+    # -- reports ---------------------------------------------------------------------------
+
+    def process_report(self) -> dict[str, dict[str, float]]:
+        wall = max((self.stopped or time.monotonic()) - self.started, 1e-9)
+        return {
+            name: {
+                "cpu_seconds": round(s.cpu_seconds, 1),
+                "cpu_percent_mean": round(100 * s.cpu_seconds / wall, 1),
+                "peak_rss_mb": round(s.peak_rss / 2**20, 1),
+            }
+            for name, s in sorted(self.procs.items())
+        }
+
+    def peak_lag(self) -> dict[str, int]:
+        """The highest total lag each consumer service had during the run."""
+        out: dict[str, int] = {}
+        for _, lags in self.lag_series:
+            for service, per_topic in lags.items():
+                out[service] = max(out.get(service, 0), sum(per_topic.values()))
+        return out
+
+    def stage_rates(self) -> dict[str, float]:
+        """Peak sustained output rate per topic (messages/s over a 10 s window)."""
+        out: dict[str, float] = {}
+        series = self.topic_series
+        for i, (t0, s0) in enumerate(series):
+            for t1, s1 in series[i + 1 :]:
+                if t1 - t0 >= 10:
+                    for topic, n in s1.items():
+                        rate = (n - s0.get(topic, 0)) / (t1 - t0)
+                        out[topic] = max(out.get(topic, 0.0), rate)
+                    break
+        return {k: round(v, 1) for k, v in out.items()}
+
+    def mean_load(self) -> float:
+        return (
+            sum(v for _, v in self.load_series) / len(self.load_series)
+            if self.load_series
+            else os.getloadavg()[0]
+        )
