@@ -308,9 +308,6 @@ def test_an_oversized_message_is_dead_lettered_and_its_partition_flows(kafka_boo
         stack.stop()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 13: a malformed assignment.changed stops rules from starting"
-)
 def test_rules_starts_despite_a_malformed_assignment(kafka_bootstrap, tmp_path):
     stack = Stack(tmp_path, bootstrap=kafka_bootstrap, services=("rules",))
     stack.prepare()
