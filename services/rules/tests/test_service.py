@@ -409,3 +409,26 @@ async def test_a_malformed_assignment_on_the_topic_does_not_stop_a_restart(rules
     counts = await topic_message_counts(rules_settings.kafka)
     # four assignments and the malformed record: nothing re-emitted
     assert counts[rules_settings.kafka.topics.assignment_changed] == 5
+
+
+async def test_assignments_of_a_batch_whose_publish_failed_are_published_by_the_retry(
+    rules_settings, publish, monkeypatch
+):
+    """The book takes a batch's decisions before they are published; when that publish
+    fails, deciding again finds no change, so the retry must still send them."""
+    async with running(rules_settings) as service:
+        real = service.publisher.publish_many
+        failures = []
+
+        async def flaky(events):
+            if not failures and any(e.event_type == "assignment.changed" for e in events):
+                failures.append(len(events))
+                raise ConnectionError("broker went away")
+            await real(events)
+
+        monkeypatch.setattr(service.publisher, "publish_many", flaky)
+        await publish(*clients_event(*SAMPLE[:3]))
+        await wait_for(lambda: len(service.client_offsets) == 3)
+        events = await assignments(rules_settings, expect=3)
+        assert failures, "the first publish of assignments did not fail"
+        assert sorted(e["payload"]["client_id"] for e in events) == ["us-1", "us-big", "us-pen"]

@@ -94,6 +94,9 @@ class RulesService:
     client_offsets: dict[str, int] = field(default_factory=dict)
     # Offsets applied by the batch being published; recorded once its events are durable.
     applying: dict[str, int] = field(default_factory=dict)
+    # Events of a batch whose publish failed: the book already holds their decisions, so
+    # deciding again finds nothing new; they go out with the retry instead of being lost.
+    unpublished: list[Event[Any]] = field(default_factory=list)
     acknowledged: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     ready: bool = False
@@ -247,7 +250,7 @@ class RulesService:
 
         Runs under `self.lock` (held by the kernel around handler and publish)."""
         assert self.engine is not None
-        events: list[Event[Any]] = []
+        events: list[Event[Any]] = list(self.unpublished)
         self.applying.clear()
         for event, at in batch.items():
             golden = event.payload
@@ -284,12 +287,14 @@ class RulesService:
                 )
             events.extend(self.events_of(out, correlation_id=event.correlation_id))
             self.applying[golden.client_id] = at.offset
+        self.unpublished = events
         return events
 
     def applied(self, events: Sequence[Event[Any]]) -> None:
         """The batch's events are durable: its clients count as applied."""
         self.client_offsets.update(self.applying)
         self.applying.clear()
+        self.unpublished = []
         self._count(events)
 
     async def on_ruleset_published(self, batch: Batch[RulesetPublished]) -> None:
