@@ -107,7 +107,7 @@ export default function ClientDetailPage() {
                     <CardDescription>
                       {current ? (
                         <>
-                          Territory <Link className="text-primary hover:underline" to={`/territories/${encodeURIComponent(current.territory_id ?? "")}`}>{current.territory_id}</Link>, tier {current.tier ?? "—"}, since {formatDate(current.effective_from)}
+                          Territory <Link className="text-primary underline underline-offset-2" to={`/territories/${encodeURIComponent(current.territory_id ?? "")}`}>{current.territory_id}</Link>, tier {current.tier ?? "—"}, since {formatDate(current.effective_from)}
                         </>
                       ) : (
                         "The rules have not placed this client yet."
