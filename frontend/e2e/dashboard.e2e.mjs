@@ -30,7 +30,7 @@ async function settle(page) {
 async function axe(page, name) {
   await page.addScriptTag({ path: AXE });
   const violations = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
+     
     const r = await axe.run(document, { resultTypes: ["violations"] });
     return r.violations
       .filter((v) => v.impact === "serious" || v.impact === "critical")
