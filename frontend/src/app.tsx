@@ -2,12 +2,12 @@ import { lazy, Suspense, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes } from "react-router";
 import { AppShell } from "@/components/layout/app-shell";
 import { LoadingState } from "@/components/states";
-import { SignInPage } from "@/features/auth/sign-in-page";
 import { HomePage } from "@/features/home/home-page";
 import { useAuth } from "@/lib/auth";
 
-// Every page but home and sign-in loads on demand: the first paint needs neither the
+// Every page but home loads on demand: the first paint needs neither the
 // tables nor the tree, and recharts rides with the pages that draw charts.
+const SignInPage = lazy(() => import("@/features/auth/sign-in-page"));
 const TerritoriesPage = lazy(() => import("@/features/territories/territories-page"));
 const TerritoryClientsPage = lazy(() => import("@/features/territories/territory-clients-page"));
 const HierarchyPage = lazy(() => import("@/features/clients/hierarchy-page"));
@@ -37,7 +37,7 @@ export function App() {
   return (
     <BrowserRouter>
       <Routes>
-        <Route path="/sign-in" element={<SignInPage />} />
+        <Route path="/sign-in" element={<Page><SignInPage /></Page>} />
         <Route element={<Guarded />}>
           <Route index element={<HomePage />} />
           <Route path="territories" element={<Page><TerritoriesPage /></Page>} />

@@ -3,7 +3,6 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { Toaster } from "sonner";
 import { App } from "@/app";
-import { TooltipProvider } from "@/components/ui/tooltip";
 import { AuthProvider } from "@/lib/auth";
 import { makeQueryClient } from "@/lib/query-client";
 import "./index.css";
@@ -14,9 +13,7 @@ createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
       <AuthProvider>
-        <TooltipProvider delayDuration={200}>
-          <App />
-        </TooltipProvider>
+        <App />
       </AuthProvider>
       <Toaster richColors closeButton position="bottom-right" />
     </QueryClientProvider>

@@ -14,7 +14,7 @@ import { unwrap } from "@/lib/api";
 import { useAuth } from "@/lib/auth";
 import { ROLE_LABELS, type Role } from "@/lib/permissions";
 
-export function SignInPage() {
+export default function SignInPage() {
   const { token, signIn } = useAuth();
   const navigate = useNavigate();
   const config = useQuery({

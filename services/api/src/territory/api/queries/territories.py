@@ -226,14 +226,19 @@ def territory_clients(
     page_conditions = list(conditions)
     if cursor is not None:
         value, last_id = decode_cursor(cursor, key)
+        # `key >= v AND (key > v OR id > last)`: the same rows as the textbook OR form, but
+        # the leading range lets the database seek in the sort key's index instead of
+        # scanning from the first row.
         if descending:
-            page_conditions.append(
-                or_(column < value, and_(column == value, c.c.client_id < last_id))
-            )
+            page_conditions += [
+                column <= value,
+                or_(column < value, and_(column == value, c.c.client_id < last_id)),
+            ]
         else:
-            page_conditions.append(
-                or_(column > value, and_(column == value, c.c.client_id > last_id))
-            )
+            page_conditions += [
+                column >= value,
+                or_(column > value, and_(column == value, c.c.client_id > last_id)),
+            ]
     stmt = scoped(
         select(
             c.c.client_id,
