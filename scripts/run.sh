@@ -49,6 +49,9 @@ if ! scripts/kafka.sh status >/dev/null 2>&1; then
   touch "$state/kafka.started"
 fi
 "$bin/territory" topics create >/dev/null 2>&1
+# The dashboard: built once into frontend/dist (again only when a source is newer), served
+# by the API at /. Without Node.js the API still runs and / says how to build it.
+scripts/frontend.sh build || echo "the dashboard was not built (Node.js 20.19+ and npm needed): the API runs without it" >&2
 "$bin/territory" warehouse migrate   # the embedded warehouse (var/warehouse.db) unless TERRITORY_WAREHOUSE_URL says otherwise
 
 for spec in "${SERVICES[@]}"; do
@@ -93,7 +96,8 @@ token="$("$bin/territory" token --role TERRITORY_ADMIN --subject admin@territory
 cat <<EOF
 
 Territory Engine is running.
-  API (dashboard) $api/docs   (Authorize with the token below)
+  Dashboard       $api/   (development sign-in: pick a role and regions)
+  API             $api/docs   (Authorize with the token below)
   Dev token       export TOKEN=$token
                   (8 h, TERRITORY_ADMIN; others: territory token --role CRM_ANALYST --region NA)
   Try             curl -H "Authorization: Bearer \$TOKEN" $api/api/summary

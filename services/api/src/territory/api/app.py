@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
-from territory.api import errors
+from territory.api import dashboard, errors
 from territory.api.deps import get_runtime
 from territory.api.middleware import BodySizeLimit, Metrics, RateLimit, TokenBucketLimiter
 from territory.api.routes import (
@@ -72,6 +72,7 @@ def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI
         rulesets,
     ):
         app.include_router(module.router)
+    dashboard.install(app, settings)  # the dashboard's routes and bundle (last: SPA fallback)
 
     options = settings.api
     # Outermost first: metrics see every answer, including 413 and 429.

@@ -1,0 +1,21 @@
+import { QueryClientProvider } from "@tanstack/react-query";
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { Toaster } from "sonner";
+import { App } from "@/app";
+import { AuthProvider } from "@/lib/auth";
+import { makeQueryClient } from "@/lib/query-client";
+import "./index.css";
+
+const queryClient = makeQueryClient();
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <QueryClientProvider client={queryClient}>
+      <AuthProvider>
+        <App />
+      </AuthProvider>
+      <Toaster richColors closeButton position="bottom-right" />
+    </QueryClientProvider>
+  </StrictMode>,
+);
