@@ -39,6 +39,76 @@ export type AcknowledgeRequest = {
 };
 
 /**
+ * Advisor
+ */
+export type Advisor = {
+    /**
+     * Capacity
+     *
+     * Max clients per tier id; a missing tier means 0.
+     */
+    capacity?: {
+        [key: string]: number;
+    };
+    /**
+     * Email
+     */
+    email: string;
+    /**
+     * Name
+     */
+    name: string;
+};
+
+/**
+ * AdvisorLoad
+ */
+export type AdvisorLoad = {
+    /**
+     * Advisor Email
+     */
+    advisor_email: string;
+    /**
+     * After
+     *
+     * Clients per tier under the candidate.
+     */
+    after: {
+        [key: string]: number;
+    };
+    /**
+     * Before
+     *
+     * Clients per tier now.
+     */
+    before: {
+        [key: string]: number;
+    };
+    /**
+     * Capacity After
+     *
+     * Capacity per tier in the candidate.
+     */
+    capacity_after: {
+        [key: string]: number;
+    };
+    /**
+     * Capacity Before
+     *
+     * Capacity per tier in the active ruleset.
+     */
+    capacity_before: {
+        [key: string]: number;
+    };
+    /**
+     * Over Capacity After
+     *
+     * Tiers above capacity under the candidate.
+     */
+    over_capacity_after?: Array<string>;
+};
+
+/**
  * AdvisorRef
  *
  * An advisor as a caller may see them: `email` is null for roles that may not see
@@ -446,6 +516,33 @@ export type ConflictRecord = {
 };
 
 /**
+ * ConflictSummary
+ */
+export type ConflictSummary = {
+    /**
+     * Action
+     */
+    action: string;
+    /**
+     * Client Id
+     */
+    client_id: string | null;
+    /**
+     * Conflict Id
+     */
+    conflict_id: string;
+    /**
+     * Detail
+     */
+    detail: string;
+    kind: ConflictKind;
+    /**
+     * Severity
+     */
+    severity: string;
+};
+
+/**
  * DedupeDecisionRequest
  */
 export type DedupeDecisionRequest = {
@@ -721,6 +818,40 @@ export type Me = {
 };
 
 /**
+ * Move
+ */
+export type Move = {
+    /**
+     * Client Id
+     */
+    client_id: string;
+    /**
+     * From Advisor
+     */
+    from_advisor: string | null;
+    /**
+     * From Territory
+     */
+    from_territory: string | null;
+    /**
+     * Reason
+     */
+    reason: string;
+    /**
+     * Rule Id
+     */
+    rule_id: string | null;
+    /**
+     * To Advisor
+     */
+    to_advisor: string | null;
+    /**
+     * To Territory
+     */
+    to_territory: string | null;
+};
+
+/**
  * OverridePublished
  */
 export type OverridePublished = {
@@ -985,6 +1116,88 @@ export type PagedTerritorySummary = {
 };
 
 /**
+ * PreviewDiff
+ *
+ * Response of `POST /v1/preview` and of `territory rules preview`.
+ */
+export type PreviewDiff = {
+    /**
+     * Active Version
+     */
+    active_version: string;
+    /**
+     * Advisors
+     */
+    advisors: Array<AdvisorLoad>;
+    /**
+     * Candidate Version
+     */
+    candidate_version: string;
+    /**
+     * Clients
+     *
+     * Clients the preview re-decided.
+     */
+    clients: number;
+    /**
+     * Held Back
+     *
+     * Moves the churn guard would hold back.
+     */
+    held_back?: number;
+    /**
+     * Moved
+     *
+     * Clients whose territory or advisor would change.
+     */
+    moved: number;
+    /**
+     * Moves
+     *
+     * The moves (first `limit`, by client id).
+     */
+    moves: Array<Move>;
+    /**
+     * Moves Truncated
+     */
+    moves_truncated?: boolean;
+    /**
+     * New Conflicts
+     */
+    new_conflicts: Array<ConflictSummary>;
+    /**
+     * New Conflicts By Kind
+     */
+    new_conflicts_by_kind: {
+        [key: string]: number;
+    };
+    /**
+     * Refused
+     *
+     * The candidate causes a conflict whose action is refuse_ruleset.
+     */
+    refused?: boolean;
+    /**
+     * Resolved Conflicts
+     */
+    resolved_conflicts: Array<ConflictSummary>;
+    /**
+     * Resolved Conflicts By Kind
+     */
+    resolved_conflicts_by_kind: {
+        [key: string]: number;
+    };
+    /**
+     * Territories
+     */
+    territories: Array<TerritoryCount>;
+    /**
+     * Took Seconds
+     */
+    took_seconds: number;
+};
+
+/**
  * PreviewResult
  */
 export type PreviewResult = {
@@ -993,13 +1206,9 @@ export type PreviewResult = {
      */
     candidate_version: string;
     /**
-     * Diff
-     *
-     * What would change, as the rules service reports it (opaque here).
+     * What would change, as the rules service says.
      */
-    diff: {
-        [key: string]: unknown;
-    };
+    diff: PreviewDiff;
 };
 
 /**
@@ -1035,6 +1244,11 @@ export type ReassignRequest = {
      */
     reason?: string | null;
 };
+
+/**
+ * Region
+ */
+export type Region = 'NA' | 'EMEA' | 'APAC' | 'LATAM';
 
 /**
  * RejectedRecord
@@ -1120,27 +1334,6 @@ export type RejectionSummary = {
 export type Role = 'TERRITORY_ADMIN' | 'DATA_ENGINEER' | 'CRM_ANALYST' | 'SALES_LEADERSHIP';
 
 /**
- * RulesetAdvisor
- */
-export type RulesetAdvisor = {
-    /**
-     * Capacity
-     */
-    capacity?: {
-        [key: string]: number;
-    };
-    /**
-     * Email
-     */
-    email: string;
-    /**
-     * Name
-     */
-    name: string;
-    [key: string]: unknown;
-};
-
-/**
  * RulesetCandidate
  *
  * A ruleset as a JSON object (`document`) or as the YAML text an editor holds (`yaml`).
@@ -1162,18 +1355,19 @@ export type RulesetCandidate = {
 /**
  * RulesetDocument
  *
- * The shape the API checks before forwarding or publishing; the rules service owns the
+ * The shape the API checks before forwarding or publishing: the version, territories
+ * and advisors with the models every service reads them with; the rules service owns the
  * rest (`rules`, `tiers`, `whitelist`, `blacklist`, …) and validates it fully on load.
  */
 export type RulesetDocument = {
     /**
      * Advisors
      */
-    advisors?: Array<RulesetAdvisor>;
+    advisors?: Array<Advisor>;
     /**
      * Territories
      */
-    territories?: Array<RulesetTerritory>;
+    territories?: Array<Territory>;
     /**
      * Version
      */
@@ -1202,37 +1396,6 @@ export type RulesetPublication = {
      * The ruleset as YAML text.
      */
     yaml?: string | null;
-};
-
-/**
- * RulesetTerritory
- */
-export type RulesetTerritory = {
-    /**
-     * Advisors
-     */
-    advisors?: Array<string>;
-    /**
-     * Id
-     */
-    id: string;
-    /**
-     * Name
-     */
-    name: string;
-    /**
-     * Region
-     */
-    region: string;
-    /**
-     * Segment
-     */
-    segment?: string | null;
-    /**
-     * Tier
-     */
-    tier?: string | null;
-    [key: string]: unknown;
 };
 
 /**
@@ -1292,6 +1455,11 @@ export type RulesetVersionSummary = {
      */
     version: string;
 };
+
+/**
+ * Segment
+ */
+export type Segment = 'Pension' | 'Endowment' | 'Foundation' | 'Insurance' | 'Bank' | 'Asset Manager' | 'Corporate' | 'Sovereign' | 'Family Office' | 'Other';
 
 /**
  * Severity
@@ -1391,6 +1559,50 @@ export type Summary = {
      * Unassigned Clients
      */
     unassigned_clients: number;
+};
+
+/**
+ * Territory
+ */
+export type Territory = {
+    /**
+     * Advisors
+     */
+    advisors?: Array<string>;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Name
+     */
+    name: string;
+    region: Region;
+    segment?: Segment | null;
+    /**
+     * Tier
+     *
+     * Only clients of this tier may be placed here.
+     */
+    tier?: string | null;
+};
+
+/**
+ * TerritoryCount
+ */
+export type TerritoryCount = {
+    /**
+     * After
+     */
+    after: number;
+    /**
+     * Before
+     */
+    before: number;
+    /**
+     * Territory Id
+     */
+    territory_id: string;
 };
 
 /**
