@@ -5,7 +5,7 @@ content unchanged (issue 13)."""
 from __future__ import annotations
 
 import time
-from itertools import cycle
+from itertools import cycle, islice
 
 import pytest
 from harness.kafka import read_all, run_sync
@@ -45,23 +45,28 @@ def run(kafka_bootstrap, tmp_path_factory):
 def test_kill9_each_consumer_three_times_loses_and_duplicates_nothing(run, reports):
     stack: Stack = run
     work = make_workload(RECORDS)
-    # Three uploads spread over the run, so that every kill finds work in flight: the
-    # second and third parts arrive after the third and sixth kills.
-    cut1, cut2 = int(len(work.rows) * 0.4), int(len(work.rows) * 0.7)
-    parts = [
-        make_from_rows(work.rows[:cut1]),
-        make_from_rows(work.rows[cut1:cut2]),
-        make_from_rows(work.rows[cut2:]),
-    ]
-    thresholds = [0.2, 0.25, 0.3, 0.45, 0.5, 0.55, 0.72, 0.78, 0.84]
+    # 30% of the records first, then one more slice just before each kill: every kill
+    # finds work in flight (the slice just uploaded), each after >= 20% of the run is done.
+    first = int(len(work.rows) * 0.3)
+    slices = [work.rows[:first]]
+    rest = work.rows[first:]
+    step = -(-len(rest) // (len(VICTIMS) * KILLS_EACH))
+    slices += [rest[i : i + step] for i in range(0, len(rest), step)]
     engine = create_warehouse_engine(stack.warehouse_url)
     sampler = Sampler(stack).start()
     started = time.monotonic()
-    reports_ = [stack.upload_csv(parts[0].csv(), "part1.csv")]
+    reports_ = [stack.upload_csv(make_from_rows(slices[0]).csv(), "part0.csv")]
+    uploaded = len(slices[0])
     accepted_total = work.valid
     faults: list[Fault] = []
-    for n, (victim, threshold) in enumerate(zip(cycle(VICTIMS), thresholds, strict=True)):
+    for n, victim in enumerate(islice(cycle(VICTIMS), len(VICTIMS) * KILLS_EACH)):
+        threshold = max(0.2, 0.9 * uploaded / len(work.rows))
         at = wait_progress(engine, accepted=accepted_total, at_least=threshold, timeout=TIMEOUT)
+        if n + 1 < len(slices):
+            reports_.append(
+                stack.upload_csv(make_from_rows(slices[n + 1]).csv(), f"part{n + 1}.csv")
+            )
+            uploaded += len(slices[n + 1])
         finished = settled(engine, accepted=accepted_total)
         stack.kill9(victim)
         recovery = stack.restart(victim)
@@ -74,8 +79,6 @@ def test_kill9_each_consumer_three_times_loses_and_duplicates_nothing(run, repor
                 notes="run already settled" if finished else "",
             )
         )
-        if n in (2, 5):
-            reports_.append(stack.upload_csv(parts[n // 3 + 1].csv(), f"part{n // 3 + 2}.csv"))
     accepted = sum(r["accepted"] for r in reports_)
     rejected = sum(r["rejected"] for r in reports_)
     assert accepted == work.valid
