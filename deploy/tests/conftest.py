@@ -32,8 +32,8 @@ IMAGE_REPO = "territory-engine/"
 PRODUCTION_SECRETS: dict[str, dict[str, str]] = {
     "territory-core": {"TERRITORY_SECRET_KEY": "3f" * 32},
     "territory-warehouse": {
-        "TERRITORY_WAREHOUSE_URL": "snowflake://TERRITORY_LOADER:pw@acme-xy12345/TERRITORY/CORE"
-        "?warehouse=TERRITORY_WH&role=TERRITORY_LOADER"
+        "TERRITORY_WAREHOUSE_URL": "snowflake://TERRITORY_LOADER:pw@acme-xy12345/CORE"
+        "?warehouse=TERRITORY_WH&role=LOADER_SERVICE"
     },
     "territory-oidc": {
         "TERRITORY_AUTH__ISSUER": "https://login.example.com/",
