@@ -218,6 +218,15 @@ def test_every_pod_builds_its_settings_from_its_environment(
             port = next(p for p in container["ports"] if p["name"] == "http")
             assert port["containerPort"] == options.port, f"{name}: container port"
             assert services[name]["spec"]["ports"][0]["port"] == options.port, f"{name}: Service"
+        if cls is IngestionSettings:
+            # Uploads (up to 10 GiB) spool to a scratch volume, not to memory or the root.
+            mount = next(
+                m
+                for m in container["volumeMounts"]
+                if m["mountPath"] == settings.ingestion.spool_dir
+            )
+            volume = next(v for v in _pod["volumes"] if v["name"] == mount["name"])
+            assert volume["emptyDir"].get("sizeLimit"), "the spool volume needs a size limit"
         if cls in (LoaderSettings, ApiSettings):
             assert urlsplit(settings.warehouse_url).scheme in (
                 "snowflake",

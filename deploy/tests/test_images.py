@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import importlib.util
+import json
 import re
 import shlex
 import shutil
@@ -130,6 +131,17 @@ def test_dockerignore_keeps_local_state_and_build_output_out():
         "uv.lock",
     ):
         assert not ignored(path, patterns), f"{path} is needed by a build"
+
+
+def test_the_service_image_runs_the_module_of_its_service(support):
+    """The Deployments and compose services run the image's CMD; deploy/tests checks
+    that `territory.<service>.__main__` exists, and this that the CMD is that module."""
+    steps = support.dockerfile_instructions(ROOT / "Dockerfile")
+    cmd = json.loads(next(a for ins, a in reversed(steps) if ins == "CMD"))
+    assert cmd == ["sh", "-c", "exec python -m territory.${SERVICE}"]
+    env = support.service_image_env("rules")
+    assert env["SERVICE"] == "rules"
+    assert env["TERRITORY_ENVIRONMENT"] == "production"
 
 
 def test_the_images_run_unprivileged_and_check_their_health(support):
