@@ -202,7 +202,7 @@ def test_every_pod_builds_its_settings_from_its_environment(
     docs = overlays[overlay]
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
     seen = set()
-    for workload, _pod, container, service in our_containers(support, docs):
+    for workload, pod, container, service in our_containers(support, docs):
         name = workload["metadata"]["name"]
         cls = check_entry_point(cli, service, container.get("command"))
         env = support.container_env(container, docs, support.PRODUCTION_SECRETS)
@@ -225,7 +225,7 @@ def test_every_pod_builds_its_settings_from_its_environment(
                 for m in container["volumeMounts"]
                 if m["mountPath"] == settings.ingestion.spool_dir
             )
-            volume = next(v for v in _pod["volumes"] if v["name"] == mount["name"])
+            volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
             assert volume["emptyDir"].get("sizeLimit"), "the spool volume needs a size limit"
         if cls in (LoaderSettings, ApiSettings):
             assert urlsplit(settings.warehouse_url).scheme in (
