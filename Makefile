@@ -3,6 +3,7 @@
 #   make test       install, start Kafka, lint, types and every test; stops what it started
 #   make kafka-up / make kafka-down
 #   make bench      benchmarks -> docs/benchmarks.md
+#   make frontend   build the dashboard (frontend/dist); make client regenerates its API client
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export UV_PYTHON_DOWNLOADS := never
@@ -10,7 +11,8 @@ export UV_LINK_MODE := copy
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: install kafka-up kafka-down lint types test test-all run stop reset bench asyncapi sample clean
+.PHONY: install kafka-up kafka-down lint types test test-all run stop reset bench asyncapi sample clean \
+	frontend frontend-deps frontend-check client chromium
 
 install: .venv/.installed
 
@@ -34,9 +36,9 @@ types: install
 
 # Unit and integration tests in one run; the real broker is started when none answers
 # and stopped afterwards only if this target started it.
-test: install
+test: install frontend-deps
 	@scripts/test-tools.sh
-	@scripts/with-services.sh $(MAKE) --no-print-directory lint types test-all
+	@scripts/with-services.sh $(MAKE) --no-print-directory lint types frontend-check frontend chromium test-all
 
 test-all:
 	$(PY) -m pytest -q -ra
@@ -59,6 +61,24 @@ bench: install
 	@$$(command -v uv || echo $(UV)) sync --frozen --all-packages --group bench >/dev/null
 	@scripts/with-services.sh $(PY) bench/run.py
 	@rm -f .venv/.installed
+
+# The dashboard (frontend/): npm ci from package-lock.json, built into frontend/dist, which
+# the API serves at /. `make client` regenerates frontend/openapi.json and the generated
+# API client (frontend/src/client) after an API change; frontend-check fails when they drift.
+frontend-deps:
+	@scripts/frontend.sh deps
+
+frontend: install
+	@scripts/frontend.sh build
+
+frontend-check: install
+	@scripts/frontend.sh check
+
+client: install
+	@scripts/frontend.sh client
+
+chromium:
+	@scripts/frontend.sh chromium
 
 asyncapi: install
 	$(PY) scripts/gen_asyncapi.py docs/asyncapi

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import make_asgi_app
 
-from territory.api import errors
+from territory.api import dashboard, errors
 from territory.api.middleware import BodySizeLimit, Metrics, RateLimit, TokenBucketLimiter
 from territory.api.routes import (
     advisors,
@@ -72,6 +72,7 @@ def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI
     ):
         app.include_router(module.router)
     app.mount("/metrics", make_asgi_app())
+    dashboard.install(app, settings)  # the dashboard's routes and bundle (last: SPA fallback)
 
     options = settings.api
     # Outermost first: metrics see every answer, including 413 and 429.

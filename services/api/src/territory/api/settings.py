@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Self
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -72,6 +73,9 @@ class ApiOptions(BaseModel):
         description="How old a list's `total` and the aggregates may be (0: always computed).",
     )
     db_pool_size: int = Field(16, ge=1, description="Warehouse connections per process.")
+    dashboard_dir: Path | None = Field(
+        None, description="The built dashboard to serve at / (default: frontend/dist)."
+    )
 
 
 class ApiSettings(ServiceSettings):

@@ -241,6 +241,8 @@ def hierarchy(
     parent_id: str | None,
     q: str | None,
     page: Page,
+    region: str | None = None,
+    segment: str | None = None,
 ) -> tuple[list[HierarchyNode], int] | None:
     """One level of the tree: the roots, the children of `parent_id`, or (with `q`) the
     clients whose name matches, each with its path from the root. A parent outside the
@@ -262,6 +264,10 @@ def hierarchy(
     conditions: list[ColumnElement[bool]] = [c.c.retired.is_(False)]
     if scope is not None:
         conditions.append(scope)
+    if region:
+        conditions.append(c.c.region == region.upper())
+    if segment:
+        conditions.append(c.c.segment == segment)
     if q:
         conditions.append(c.c.name.ilike(f"%{_escape_like(q)}%", escape="\\"))
         if parent_id:

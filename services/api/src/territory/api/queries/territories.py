@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from territory.api.counting import cached
 from territory.api.deps import Page
 from territory.api.masking import Masker
+from territory.api.queries.clients import client_summary, visible_parent
 from territory.api.queries.common import fetch_page, order_by, scoped
-from territory.api.schemas import AdvisorRef, TerritoryDetail, TerritorySummary, TierCount
+from territory.api.schemas import (
+    AdvisorRef,
+    ClientSummary,
+    TerritoryDetail,
+    TerritorySummary,
+    TierCount,
+)
 from territory.api.security import Principal
 from territory.shared.warehouse import schema as wh
 
@@ -144,3 +153,119 @@ def territory_visible(session: Session, principal: Principal, territory_id: str)
         select(t.c.territory_id).where(t.c.territory_id == territory_id), principal, t.c.region
     )
     return session.scalar(stmt) is not None
+
+
+# ---- a territory's clients, keyset-paged ------------------------------------------------
+# An offset page deep into 100,000 clients makes the database walk past every earlier row;
+# a cursor (the last row's sort key and id) starts the next page where the last one ended,
+# so page 2,000 costs what page 1 does. Nullable sort keys are coalesced so the order is
+# total and the cursor comparison is exact.
+
+CLIENT_KEYSET_SORTS: dict[str, ColumnElement[Any]] = {
+    "name": c.c.name,
+    "client_id": c.c.client_id,
+    "tier": func.coalesce(c.c.tier, ""),
+    "aum_usd": func.coalesce(c.c.aum_usd, -1.0),
+}
+
+
+class BadCursor(ValueError):
+    """The cursor was not issued for this sort (or was tampered with)."""
+
+
+def encode_cursor(sort: str, value: Any, client_id: str) -> str:
+    raw = json.dumps([sort, value, client_id], separators=(",", ":"), default=float)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key, value, client_id = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise BadCursor("the cursor cannot be read") from exc
+    if key != sort or not isinstance(client_id, str):
+        raise BadCursor("the cursor belongs to another sort order")
+    numeric = sort.lstrip("-") == "aum_usd"
+    if isinstance(value, bool) or not isinstance(value, (int, float) if numeric else str):
+        raise BadCursor("the cursor cannot be read")
+    return value, client_id
+
+
+def territory_clients(
+    session: Session,
+    principal: Principal,
+    mask: Masker,
+    territory_id: str,
+    *,
+    q: str | None,
+    sort: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[ClientSummary], int, str | None]:
+    key = sort or "name"
+    descending = key.startswith("-")
+    name = key.lstrip("-")
+    column = CLIENT_KEYSET_SORTS[name]
+    conditions: list[ColumnElement[bool]] = [
+        c.c.retired.is_(False),
+        c.c.territory_id == territory_id,
+    ]
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(c.c.name.ilike(f"%{escaped}%", escape="\\"))
+    count_stmt = scoped(
+        select(func.count()).select_from(c).where(*conditions), principal, c.c.region
+    )
+    total = cached(
+        session,
+        f"territory-clients|{territory_id}|{q or ''}|{sorted(principal.region_scope or [])}"
+        f"|{principal.region_scope is None}",
+        lambda: int(session.scalar(count_stmt) or 0),
+    )
+    page_conditions = list(conditions)
+    if cursor is not None:
+        value, last_id = decode_cursor(cursor, key)
+        if descending:
+            page_conditions.append(
+                or_(column < value, and_(column == value, c.c.client_id < last_id))
+            )
+        else:
+            page_conditions.append(
+                or_(column > value, and_(column == value, c.c.client_id > last_id))
+            )
+    stmt = scoped(
+        select(
+            c.c.client_id,
+            c.c.name,
+            c.c.region,
+            c.c.segment,
+            c.c.country,
+            c.c.tier,
+            c.c.territory_id,
+            c.c.advisor_email,
+            a.c.name.label("advisor_name"),
+            visible_parent(principal),
+            c.c.aum_usd,
+            c.c.annual_revenue_usd,
+            c.c.updated_at,
+            column.label("sort_key"),
+        )
+        .select_from(c.outerjoin(a, a.c.advisor_email == c.c.advisor_email))
+        .where(*page_conditions),
+        principal,
+        c.c.region,
+    )
+    order = (column.desc(), c.c.client_id.desc()) if descending else (column, c.c.client_id)
+    rows = list(session.execute(stmt.order_by(*order).limit(limit + 1)).mappings())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [client_summary(r, mask) for r in rows]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        sort_key = last["sort_key"]
+        if name == "aum_usd":
+            sort_key = float(sort_key)
+        next_cursor = encode_cursor(key, sort_key, last["client_id"])
+    return items, total, next_cursor

@@ -75,9 +75,18 @@ def client_hierarchy(
         str | None, Query(min_length=1, max_length=128, description="Expand this client.")
     ] = None,
     q: Search = None,
+    region: ShortText = None,
+    segment: ShortText = None,
 ) -> Paged[HierarchyNode]:
     result = queries.hierarchy(
-        session, principal, masker_for(runtime, principal), parent_id=parent_id, q=q, page=page
+        session,
+        principal,
+        masker_for(runtime, principal),
+        parent_id=parent_id,
+        q=q,
+        page=page,
+        region=region,
+        segment=segment,
     )
     if result is None:
         raise not_found("client")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from territory.api.dashboard_schemas import ClientKeysetPage
 from territory.api.deps import (
     PageDep,
     Reader,
@@ -16,7 +17,7 @@ from territory.api.deps import (
     masker_for,
     not_found,
 )
-from territory.api.errors import PROBLEM_RESPONSES
+from territory.api.errors import PROBLEM_RESPONSES, ApiProblem
 from territory.api.queries import assignments as assignment_queries
 from territory.api.queries import territories as queries
 from territory.api.queries.common import sort_pattern
@@ -90,3 +91,39 @@ def territory_assignments(
         sort,
     )
     return Paged(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/{territory_id}/clients",
+    summary="A territory's clients: sorted, searched and keyset-paged (pass `next_cursor` back)",
+)
+def territory_clients(
+    territory_id: TerritoryId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: Reader,
+    q: Search = None,
+    sort: Annotated[
+        str | None, Query(pattern=sort_pattern(list(queries.CLIENT_KEYSET_SORTS)))
+    ] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Page size (capped).")] = None,
+) -> ClientKeysetPage:
+    if not queries.territory_visible(session, principal, territory_id):
+        raise not_found("territory")
+    options = runtime.settings.api
+    size = min(options.default_page_size if limit is None else limit, options.max_page_size)
+    try:
+        items, total, next_cursor = queries.territory_clients(
+            session,
+            principal,
+            masker_for(runtime, principal),
+            territory_id,
+            q=q,
+            sort=sort,
+            cursor=cursor,
+            limit=size,
+        )
+    except queries.BadCursor as exc:
+        raise ApiProblem(400, str(exc)) from None
+    return ClientKeysetPage(items=items, total=total, limit=size, next_cursor=next_cursor)
