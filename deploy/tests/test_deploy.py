@@ -365,3 +365,19 @@ def test_no_secret_is_committed(overlays):
                 name,
                 key,
             )
+
+
+def test_the_production_ingress_routes_to_the_public_services_only(manifests):
+    services = by_kind(manifests, "Service")
+    routed = set()
+    for ingress in by_kind(manifests, "Ingress").values():
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                service = services[backend["name"]]
+                names = {p.get("name") for p in service["spec"]["ports"]}
+                assert backend["port"]["name"] in names, backend
+                routed.add(backend["name"])
+        hosts = {h for tls in ingress["spec"]["tls"] for h in tls["hosts"]}
+        assert hosts == {r["host"] for r in ingress["spec"]["rules"]}, "a host without TLS"
+    assert routed == {"api", "ingestion", FRONTEND}
