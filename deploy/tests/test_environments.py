@@ -314,3 +314,27 @@ def test_entry_point_checks_catch_a_wrong_command(cli):
         check_entry_point(cli, "rules", ["territory", "rules", "reasign"])
     with pytest.raises(AssertionError, match="does not install"):
         check_entry_point(cli, "api", ["territory", "warehouse", "migrate"])
+
+
+def test_the_compose_oidc_override_makes_the_api_verify_with_the_provider(support, settings_from):
+    text = (ROOT / "deploy" / "compose" / "oidc.yml").read_text()
+    example = (ROOT / ".env.example").read_text()
+    for name in support.compose_variables(text):
+        assert f"{name}=" in example, f"{name} is not documented in .env.example"
+    dotenv = {
+        **support.filled_dotenv(),
+        "TERRITORY_AUTH__ISSUER": "https://login.example.com/",
+        "TERRITORY_AUTH__JWKS_URL": "https://login.example.com/.well-known/jwks.json",
+    }
+    base = support.interpolate_tree(
+        yaml.safe_load((ROOT / "docker-compose.yml").read_text()), dotenv
+    )
+    override = support.interpolate_tree(yaml.safe_load(text), dotenv)
+    api = base["services"]["api"]
+    # Compose merges `environment` maps key by key.
+    api["environment"] = {**api["environment"], **override["services"]["api"]["environment"]}
+    settings = settings_from(ApiSettings, compose_env(support, api))
+    assert settings.auth.jwks_url == dotenv["TERRITORY_AUTH__JWKS_URL"]
+    assert settings.auth.algorithms == ["RS256"]
+    with pytest.raises(support.MissingVariable, match="TERRITORY_AUTH__JWKS_URL"):
+        support.interpolate(text, support.filled_dotenv())
