@@ -220,9 +220,9 @@ def test_without_a_bundle_the_root_says_how_to_build_it(tmp_path: Path, settings
 
 async def test_the_hierarchy_filters_by_region_and_segment(client):
     roots = (await client.get("/api/clients/hierarchy?limit=500", headers=ADMIN)).json()["items"]
-    emea = (
-        await client.get("/api/clients/hierarchy?region=emea&limit=500", headers=ADMIN)
-    ).json()["items"]
+    emea = (await client.get("/api/clients/hierarchy?region=emea&limit=500", headers=ADMIN)).json()[
+        "items"
+    ]
     assert emea
     assert {n["region"] for n in emea} == {"EMEA"}
     assert len(emea) < len(roots)
