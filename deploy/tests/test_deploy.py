@@ -381,3 +381,17 @@ def test_the_production_ingress_routes_to_the_public_services_only(manifests):
         hosts = {h for tls in ingress["spec"]["tls"] for h in tls["hosts"]}
         assert hosts == {r["host"] for r in ingress["spec"]["rules"]}, "a host without TLS"
     assert routed == {"api", "ingestion", FRONTEND}
+
+
+def test_stateful_engines_get_time_to_rebuild_before_probes_give_up(manifests, compose):
+    """dedupe and rules open their port only after reading their state back from the
+    topics; probes that give up sooner would restart them forever on a large state."""
+    from territory.dedupe.settings import DedupeOptions
+
+    rebuild = DedupeOptions().rebuild_timeout_seconds
+    deployments = by_kind(manifests, "Deployment")
+    for name in ("dedupe", "rules"):
+        probe = deployments[name]["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+        assert probe["periodSeconds"] * probe["failureThreshold"] > rebuild, name
+        start = compose["services"][name]["healthcheck"]["start_period"]
+        assert int(start.rstrip("s")) >= rebuild, name
