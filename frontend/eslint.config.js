@@ -16,5 +16,10 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
-  { files: ["**/*.{js,mjs}"], extends: [js.configs.recommended], languageOptions: { globals: globals.node } },
+  {
+    files: ["**/*.{js,mjs}"],
+    extends: [js.configs.recommended],
+    // e2e scripts run in node and pass functions into the page.
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+  },
 );

@@ -7,7 +7,7 @@ import { capabilities, type Capabilities } from "@/lib/permissions";
 
 const STORAGE_KEY = "territory-token";
 
-interface AuthState {
+export interface AuthState {
   token: string | null;
   me: Me | undefined;
   can: Capabilities;
@@ -16,7 +16,7 @@ interface AuthState {
   signOut: () => void;
 }
 
-const AuthContext = createContext<AuthState | null>(null);
+export const AuthContext = createContext<AuthState | null>(null);
 
 function storedToken(): string | null {
   try {

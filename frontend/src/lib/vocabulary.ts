@@ -8,6 +8,8 @@ export const SEGMENTS = [
   "Bank",
   "Asset Manager",
   "Corporate",
+  "Family Office",
+  "Sovereign",
 ] as const;
 
 /** Distinct non-empty values, sorted: the options of a filter built from loaded rows. */

@@ -9,7 +9,7 @@ export const badgeVariants = cva(
       variant: {
         default: "border-transparent bg-primary text-primary-foreground",
         secondary: "border-transparent bg-secondary text-secondary-foreground",
-        destructive: "border-transparent bg-destructive/15 text-destructive dark:text-red-300",
+        destructive: "border-transparent bg-red-500/15 text-red-800 dark:text-red-300",
         warning: "border-transparent bg-amber-500/15 text-amber-800 dark:text-amber-300",
         success: "border-transparent bg-emerald-500/15 text-emerald-800 dark:text-emerald-300",
         outline: "text-foreground",

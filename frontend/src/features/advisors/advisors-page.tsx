@@ -127,7 +127,7 @@ export default function AdvisorsPage() {
                 <CardTitle>All advisors</CardTitle>
                 <form role="search" className="relative" onSubmit={(e) => { e.preventDefault(); setQ(text.trim() || undefined); }}>
                   <Search className="absolute top-2.5 left-2.5 size-4 text-muted-foreground" aria-hidden />
-                  <Input aria-label="Search advisors" placeholder="Search advisors" className="w-56 pl-8" value={text} onChange={(e) => setText(e.target.value)} />
+                  <Input type="search" aria-label="Search advisors" placeholder="Search advisors" className="w-56 pl-8" value={text} onChange={(e) => setText(e.target.value)} />
                 </form>
               </CardHeader>
               <CardContent>

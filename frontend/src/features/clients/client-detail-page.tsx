@@ -10,6 +10,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { unwrap } from "@/lib/api";
 import { formatCount, formatDate, formatUsd } from "@/lib/format";
+import { useAdvisorName } from "@/features/advisors/use-advisor-names";
 import { DecisionTrace } from "./decision-trace";
 
 function Field({ label, value }: { label: string; value: ReactNode }) {
@@ -44,6 +45,7 @@ function Golden({ g, masked }: { g: GoldenRecord; masked: string[] }) {
 }
 
 function Timeline({ history }: { history: AssignmentRecord[] }) {
+  const advisorName = useAdvisorName();
   if (history.length === 0) return <EmptyState title="Never assigned yet" />;
   return (
     <ol className="relative space-y-5 border-l pl-6" aria-label="Assignment history">
@@ -59,7 +61,7 @@ function Timeline({ history }: { history: AssignmentRecord[] }) {
             {h.is_current ? <Badge>current</Badge> : null}
           </p>
           <p className="text-sm text-muted-foreground">
-            {h.advisor?.name ?? h.advisor?.advisor_id ?? "no advisor"} · rule {h.rule_id ?? "—"} · ruleset {h.ruleset_version} · by {h.changed_by}
+            {advisorName(h.advisor)} · rule {h.rule_id ?? "—"} · ruleset {h.ruleset_version} · by {h.changed_by}
           </p>
         </li>
       ))}
@@ -69,6 +71,7 @@ function Timeline({ history }: { history: AssignmentRecord[] }) {
 
 export default function ClientDetailPage() {
   const { clientId = "" } = useParams();
+  const advisorName = useAdvisorName();
   const detail = useQuery({
     queryKey: ["client", clientId],
     queryFn: () => unwrap(getClientApiClientsClientIdGet({ path: { client_id: clientId } })),
@@ -93,7 +96,7 @@ export default function ClientDetailPage() {
                 actions={
                   current ? (
                     <Badge variant="default" className="px-3 py-1 text-sm">
-                      <MapPin className="size-3.5" aria-hidden /> {current.territory_id ?? "unassigned"} · {current.advisor?.name ?? current.advisor?.advisor_id ?? "no advisor"}
+                      <MapPin className="size-3.5" aria-hidden /> {current.territory_id ?? "unassigned"} · {advisorName(current.advisor)}
                     </Badge>
                   ) : (
                     <Badge variant="warning">Unassigned</Badge>
@@ -107,7 +110,7 @@ export default function ClientDetailPage() {
                     <CardDescription>
                       {current ? (
                         <>
-                          Territory <Link className="text-primary hover:underline" to={`/territories/${encodeURIComponent(current.territory_id ?? "")}`}>{current.territory_id}</Link>, tier {current.tier ?? "—"}, since {formatDate(current.effective_from)}
+                          Territory <Link className="text-primary underline underline-offset-2" to={`/territories/${encodeURIComponent(current.territory_id ?? "")}`}>{current.territory_id}</Link>, tier {current.tier ?? "—"}, since {formatDate(current.effective_from)}
                         </>
                       ) : (
                         "The rules have not placed this client yet."

@@ -100,7 +100,7 @@ export default function HierarchyPage() {
           }}
         >
           <Search className="absolute top-2.5 left-2.5 size-4 text-muted-foreground" aria-hidden />
-          <Input aria-label="Search clients by name" placeholder="Search by name, press Enter" className="w-72 pl-8" value={text} onChange={(e) => setText(e.target.value)} />
+          <Input type="search" aria-label="Search clients by name" placeholder="Search by name, press Enter" className="w-72 pl-8" value={text} onChange={(e) => setText(e.target.value)} />
         </form>
         {term ? (
           <Button variant="ghost" size="sm" onClick={() => { setTerm(undefined); setText(""); }}>

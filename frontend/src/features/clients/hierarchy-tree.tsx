@@ -67,7 +67,7 @@ export function TreeNode({ node, depth, options }: { node: HierarchyNode; depth:
       aria-level={depth + 1}
       aria-expanded={expandable ? open : undefined}
       aria-selected={false}
-      aria-label={node.name}
+      data-name={node.name}
       data-match={matched || undefined}
     >
       <div

@@ -33,13 +33,13 @@ export function TrendChart({ series }: { series: DayPoint[] }) {
 
 export function DistributionChart({ slices }: { slices: Slice[] }) {
   return (
-    <ResponsiveContainer width="100%" height={Math.max(160, slices.length * 26)}>
+    <ResponsiveContainer width="100%" height={Math.max(180, slices.length * 34)}>
       <BarChart data={slices} layout="vertical" margin={{ left: 8, right: 16 }}>
         <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" horizontal={false} />
         <XAxis type="number" allowDecimals={false} tick={{ fontSize: 11, fill: "var(--muted-foreground)" }} />
-        <YAxis type="category" dataKey="name" width={130} tick={{ fontSize: 11, fill: "var(--muted-foreground)" }} />
+        <YAxis type="category" dataKey="name" width={220} interval={0} tick={{ fontSize: 12, fill: "var(--muted-foreground)" }} />
         <Tooltip contentStyle={tooltipStyle} cursor={{ fill: "var(--muted)" }} />
-        <Bar dataKey="clients" name="Clients" fill="var(--chart-2)" radius={[0, 4, 4, 0]} />
+        <Bar dataKey="clients" name="Clients" fill="var(--chart-2)" radius={[0, 4, 4, 0]} barSize={18} />
       </BarChart>
     </ResponsiveContainer>
   );

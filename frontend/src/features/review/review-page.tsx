@@ -110,7 +110,7 @@ function Duplicates() {
                     <div key={i} className="text-sm">
                       <p>
                         looks like{" "}
-                        {e.candidate_client_id ? <Link className="text-primary hover:underline" to={`/clients/${encodeURIComponent(e.candidate_client_id)}`}>{e.candidate_client_id}</Link> : "?"}{" "}
+                        {e.candidate_client_id ? <Link className="text-primary underline underline-offset-2" to={`/clients/${encodeURIComponent(e.candidate_client_id)}`}>{e.candidate_client_id}</Link> : "?"}{" "}
                         <Badge variant="warning">{formatPercent(e.confidence)} confidence</Badge>
                       </p>
                       <div className="mt-1 flex flex-wrap gap-1">

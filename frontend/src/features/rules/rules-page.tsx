@@ -1,6 +1,7 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { AlertTriangle, ArrowRight, Eye, FileUp, Rocket, Wand2 } from "lucide-react";
 import { useState } from "react";
+import { Link } from "react-router";
 import { toast } from "sonner";
 import {
   getRulesetApiRulesetsVersionsVersionGet,
@@ -98,7 +99,7 @@ function DiffView({ diff }: { diff: PreviewDiff }) {
             <TableBody>
               {diff.moves.slice(0, 100).map((m) => (
                 <TableRow key={m.client_id}>
-                  <TableCell className="font-mono text-xs">{m.client_id}</TableCell>
+                  <TableCell className="font-mono text-xs"><Link className="text-primary hover:underline" to={`/clients/${encodeURIComponent(m.client_id)}`}>{m.client_id}</Link></TableCell>
                   <TableCell className="text-xs">{m.from_territory ?? "—"}<br /><span className="text-muted-foreground">{m.from_advisor ?? ""}</span></TableCell>
                   <TableCell className="text-xs">{m.to_territory ?? "—"}<br /><span className="text-muted-foreground">{m.to_advisor ?? ""}</span></TableCell>
                   <TableCell className="font-mono text-xs">{m.rule_id ?? "—"}</TableCell>

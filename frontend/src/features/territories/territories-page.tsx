@@ -94,7 +94,7 @@ export default function TerritoriesPage() {
             }}
           >
             <Search className="absolute top-2.5 left-2.5 size-4 text-muted-foreground" aria-hidden />
-            <Input aria-label="Search territories" placeholder="Search territories" className="w-56 pl-8" value={q} onChange={(e) => setQ(e.target.value)} />
+            <Input type="search" aria-label="Search territories" placeholder="Search territories" className="w-56 pl-8" value={q} onChange={(e) => setQ(e.target.value)} />
           </form>
           <FilterSelect label="Region" value={region} options={REGIONS} onChange={(v) => set("region", v)} />
           <FilterSelect label="Segment" value={segment} options={SEGMENTS} onChange={(v) => set("segment", v)} />

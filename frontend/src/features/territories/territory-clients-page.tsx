@@ -64,7 +64,7 @@ export default function TerritoryClientsPage() {
         }
         actions={detail.data?.clients_by_tier.map((t) => (
           <Badge key={t.tier ?? "none"} variant="secondary">
-            tier {t.tier ?? "—"}: {formatCount(t.clients)}
+            {t.tier ?? "no tier"}: {formatCount(t.clients)}
           </Badge>
         ))}
       />
@@ -80,7 +80,7 @@ export default function TerritoryClientsPage() {
             }}
           >
             <Search className="absolute top-2.5 left-2.5 size-4 text-muted-foreground" aria-hidden />
-            <Input aria-label="Search clients in this territory" placeholder="Search clients by name" className="pl-8" value={q} onChange={(e) => setQ(e.target.value)} />
+            <Input type="search" aria-label="Search clients in this territory" placeholder="Search clients by name" className="pl-8" value={q} onChange={(e) => setQ(e.target.value)} />
           </form>
           <QueryView
             query={page}
