@@ -211,9 +211,10 @@ def test_every_page_for_every_role_in_a_real_browser(ui_stack):
 if __name__ == "__main__":  # pragma: no cover - a stack to look at by hand
     from territory.shared.settings import KafkaSettings
 
-    with tempfile.TemporaryDirectory() as d, dashboard_stack(
-        KafkaSettings().bootstrap_servers, Path(d)
-    ) as s:
+    with (
+        tempfile.TemporaryDirectory() as d,
+        dashboard_stack(KafkaSettings().bootstrap_servers, Path(d)) as s,
+    ):
         print(json.dumps({"api": f"http://127.0.0.1:{s['ports']['api']}", **s["report"]}))
         sys.stdout.flush()
         try:
