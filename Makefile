@@ -38,6 +38,7 @@ types: install
 # Unit and integration tests in one run; the real broker is started when none answers
 # and stopped afterwards only if this target started it.
 test: install frontend-deps
+	@scripts/test-tools.sh
 	@scripts/with-services.sh $(MAKE) --no-print-directory lint types frontend-check frontend chromium test-all
 
 test-all:
