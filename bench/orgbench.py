@@ -123,7 +123,12 @@ GEO: dict[str, tuple[list[str], list[tuple[str, list[str], list[str], list[str]]
     "US": (
         ["Inc.", "LLC", "Corp.", "LP"],
         [
-            ("New York", ["NYC", "New York City"], ["10022", "10017", "10005"], ["Park Avenue", "Madison Avenue", "Wall Street"]),
+            (
+                "New York",
+                ["NYC", "New York City"],
+                ["10022", "10017", "10005"],
+                ["Park Avenue", "Madison Avenue", "Wall Street"],
+            ),
             ("Boston", [], ["02110", "02109"], ["Federal Street", "State Street"]),
             ("Chicago", [], ["60601", "60606"], ["Wacker Drive", "LaSalle Street"]),
             ("San Francisco", ["SF"], ["94105", "94111"], ["Mission Street", "California Street"]),
@@ -132,15 +137,30 @@ GEO: dict[str, tuple[list[str], list[tuple[str, list[str], list[str], list[str]]
     "GB": (
         ["Ltd", "PLC", "LLP"],
         [
-            ("London", [], ["EC2V 7HH", "EC2M 4AA", "E14 5AB"], ["Gresham Street", "Bishopsgate", "Canada Square"]),
+            (
+                "London",
+                [],
+                ["EC2V 7HH", "EC2M 4AA", "E14 5AB"],
+                ["Gresham Street", "Bishopsgate", "Canada Square"],
+            ),
             ("Edinburgh", [], ["EH2 4AN"], ["George Street", "Charlotte Square"]),
         ],
     ),
     "DE": (
         ["GmbH", "AG", "SE"],
         [
-            ("Frankfurt am Main", ["Frankfurt", "Frankfurt a.M."], ["60311", "60325"], ["Neue Mainzer Straße", "Taunusanlage"]),
-            ("München", ["Munich", "Muenchen"], ["80331", "80333"], ["Maximilianstraße", "Theatinerstraße"]),
+            (
+                "Frankfurt am Main",
+                ["Frankfurt", "Frankfurt a.M."],
+                ["60311", "60325"],
+                ["Neue Mainzer Straße", "Taunusanlage"],
+            ),
+            (
+                "München",
+                ["Munich", "Muenchen"],
+                ["80331", "80333"],
+                ["Maximilianstraße", "Theatinerstraße"],
+            ),
             ("Köln", ["Cologne", "Koeln"], ["50667"], ["Hohe Straße"]),
         ],
     ),
@@ -148,15 +168,29 @@ GEO: dict[str, tuple[list[str], list[tuple[str, list[str], list[str], list[str]]
         ["AG", "SA", "GmbH"],
         [
             ("Zürich", ["Zurich", "Zuerich"], ["8001", "8002"], ["Bahnhofstrasse", "Paradeplatz"]),
-            ("Genève", ["Geneva", "Genf"], ["1204", "1201"], ["Rue du Rhône", "Quai du Mont-Blanc"]),
+            (
+                "Genève",
+                ["Geneva", "Genf"],
+                ["1204", "1201"],
+                ["Rue du Rhône", "Quai du Mont-Blanc"],
+            ),
         ],
     ),
     "NL": (
         ["N.V.", "B.V."],
         [("Amsterdam", [], ["1017 DG", "1082 MS"], ["Herengracht", "Gustav Mahlerlaan"])],
     ),
-    "FR": (["SA", "SAS"], [("Paris", [], ["75008", "75002"], ["Avenue des Champs-Élysées", "Rue de la Paix"])]),
-    "IT": (["S.p.A.", "S.r.l."], [("Milano", ["Milan"], ["20121"], ["Via Montenapoleone"]), ("Roma", ["Rome"], ["00187"], ["Via del Corso"])]),
+    "FR": (
+        ["SA", "SAS"],
+        [("Paris", [], ["75008", "75002"], ["Avenue des Champs-Élysées", "Rue de la Paix"])],
+    ),
+    "IT": (
+        ["S.p.A.", "S.r.l."],
+        [
+            ("Milano", ["Milan"], ["20121"], ["Via Montenapoleone"]),
+            ("Roma", ["Rome"], ["00187"], ["Via del Corso"]),
+        ],
+    ),
     "ES": (["S.A.", "S.L."], [("Madrid", [], ["28001"], ["Calle de Serrano"])]),
     "PT": (["S.A.", "Lda."], [("Lisboa", ["Lisbon"], ["1250-096"], ["Avenida da Liberdade"])]),
     "AT": (["AG", "GmbH"], [("Wien", ["Vienna"], ["1010"], ["Kärntner Straße"])]),
@@ -165,8 +199,17 @@ GEO: dict[str, tuple[list[str], list[tuple[str, list[str], list[str], list[str]]
     "JP": (["K.K.", "Co., Ltd."], [("Tokyo", [], ["100-0005"], ["Marunouchi"])]),
     "SG": (["Pte. Ltd."], [("Singapore", [], ["018989"], ["Marina Boulevard"])]),
     "AU": (["Pty Ltd", "Limited"], [("Sydney", [], ["2000"], ["George Street"])]),
-    "CA": (["Inc.", "Ltd."], [("Montréal", ["Montreal"], ["H3B 4W8"], ["Rue Sainte-Catherine"]), ("Toronto", [], ["M5H 2N2"], ["Bay Street"])]),
-    "MX": (["S.A. de C.V."], [("Ciudad de México", ["Mexico City"], ["06600"], ["Paseo de la Reforma"])]),
+    "CA": (
+        ["Inc.", "Ltd."],
+        [
+            ("Montréal", ["Montreal"], ["H3B 4W8"], ["Rue Sainte-Catherine"]),
+            ("Toronto", [], ["M5H 2N2"], ["Bay Street"]),
+        ],
+    ),
+    "MX": (
+        ["S.A. de C.V."],
+        [("Ciudad de México", ["Mexico City"], ["06600"], ["Paseo de la Reforma"])],
+    ),
     "BR": (["S.A.", "Ltda."], [("São Paulo", ["Sao Paulo"], ["01310-100"], ["Avenida Paulista"])]),
 }
 COUNTRY_WEIGHTS = {"US": 28, "GB": 12, "DE": 9, "CH": 7, "NL": 4, "FR": 5, "IT": 4, "ES": 3,
@@ -278,7 +321,9 @@ def _new_org(
     pattern, has_legal = SECTORS[sector if sector is not None else rng.randrange(len(SECTORS))]
     brand = brand or _brand(rng)
     slug = "".join(
-        ch for ch in _strip_accents(brand + pattern.split()[-1]).lower() if ch.isascii() and ch.isalnum()
+        ch
+        for ch in _strip_accents(brand + pattern.split()[-1]).lower()
+        if ch.isascii() and ch.isalnum()
     )
     return Org(
         entity_id=f"O{n:06d}",
@@ -316,7 +361,12 @@ def organisations(rng: random.Random, count: int) -> list[Org]:
             sector = rng.choice([i for i in range(len(SECTORS)) if SECTORS[i][0] != org.pattern])
             orgs.append(
                 _new_org(
-                    rng, len(orgs), brand=org.brand, sector=sector, country=org.country, city=org.city
+                    rng,
+                    len(orgs),
+                    brand=org.brand,
+                    sector=sector,
+                    country=org.country,
+                    city=org.city,
                 )
             )
         elif r < 0.16:  # typo twin: a brand one letter away, same country and sector
@@ -327,7 +377,9 @@ def organisations(rng: random.Random, count: int) -> list[Org]:
                 )
         elif r < 0.19:  # subsidiaries of a group
             org.pattern = "{b} Holdings"
-            for region in rng.sample(["Europe", "Asia", "Americas", "UK", "Japan"], rng.randint(1, 2)):
+            for region in rng.sample(
+                ["Europe", "Asia", "Americas", "UK", "Japan"], rng.randint(1, 2)
+            ):
                 sub = _new_org(rng, len(orgs), brand=org.brand, parent=org)
                 sub.pattern = "{b} Holdings " + region
                 sub.legal_form = True
@@ -404,11 +456,13 @@ def _record(rng: random.Random, org: Org, system: str, sid: str, primary: bool) 
             city = rng.choice(exonyms)
         elif rng.random() < 0.2:
             city = _strip_accents(city)
-    address = f"{number} {street}" if org.country in ("US", "GB", "CA", "AU", "SG", "JP") else f"{street} {number}"
+    address = (
+        f"{number} {street}"
+        if org.country in ("US", "GB", "CA", "AU", "SG", "JP")
+        else f"{street} {number}"
+    )
     if not primary and rng.random() < 0.3:
-        address = (
-            address.replace("Street", "St").replace("Avenue", "Ave").replace("Straße", "Str.")
-        )
+        address = address.replace("Street", "St").replace("Avenue", "Ave").replace("Straße", "Str.")
     parent_sid = org.parent.source_ids.get(system) if org.parent else None
     keep = 0.95 if primary else 0.75
     return {

@@ -28,6 +28,7 @@ dead).
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def blocking_keys(profile: Profile) -> dict[str, float]:
         if len(token) >= 6:
             keys.setdefault(f"p:{token[:4]}", 1.0)
             keys.setdefault(f"s:{token[-4:]}", 1.0)
-    for a, b in zip(words, words[1:], strict=False):
+    for a, b in itertools.pairwise(words):
         keys.setdefault(f"t:{a}{b}", 2.0)  # "sil verline" → the key of "silverline"
     return keys
 

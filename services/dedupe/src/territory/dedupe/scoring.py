@@ -119,11 +119,10 @@ def _tax_ids(a: str | None, b: str | None) -> tuple[str | None, str | None]:
 def _legal_level(q: Profile, c: Profile) -> str:
     """Same legal form (or one family), other forms of one jurisdiction, or forms that no
     country shares: different legal entities ("Redwood Bank N.V." / "Redwood Bank PLC")."""
-    if q.legal_form == c.legal_form or q.legal_group == c.legal_group:
-        if not (q.legal_jurisdictions and c.legal_jurisdictions) or (
-            q.legal_jurisdictions & c.legal_jurisdictions
-        ):
-            return "legal_same"
+    shared = q.legal_jurisdictions & c.legal_jurisdictions
+    known = bool(q.legal_jurisdictions and c.legal_jurisdictions)
+    if (q.legal_form == c.legal_form or q.legal_group == c.legal_group) and (shared or not known):
+        return "legal_same"
     if q.legal_jurisdictions and c.legal_jurisdictions:
         if q.legal_jurisdictions & c.legal_jurisdictions:
             return "legal_compatible"
@@ -304,9 +303,7 @@ class Scorer:
                 same_street = fuzz.token_sort_ratio(" ".join(street_q), " ".join(street_c)) >= 85
                 # The same street with another number is a stale or mistyped address (weak
                 # evidence); another street altogether is a different address.
-                levels["address"] = (
-                    "house_number_different" if same_street else "address_different"
-                )
+                levels["address"] = "house_number_different" if same_street else "address_different"
             else:
                 ratio = fuzz.token_sort_ratio(q.address, c.address)
                 levels["address"] = (
