@@ -3,7 +3,7 @@
 - `report FILE [--truth T] [--model M | --estimate] [--merge-threshold X]
   [--review-threshold Y]`: de-duplicate a file, with the configured weights, a model file's,
   or weights estimated by EM from the file's own records;
-- `model estimate FILE -o M [--seed N]`: estimate m/u by EM from a file's records and write
+- `model estimate FILE -o M`: estimate m/u by EM from a file's records and write
   the model (versioned JSON);
 - `model show M`: the model's version, provenance and every weight beside its default.
 """
@@ -53,7 +53,6 @@ def _engine_settings(
     estimate: bool,
     merge: float | None,
     review: float | None,
-    seed: int,
 ) -> EngineSettings:
     if model is not None and estimate:
         raise typer.BadParameter("give --model or --estimate, not both")
@@ -63,7 +62,7 @@ def _engine_settings(
         console.print(f"model {loaded.version} from {model}")
         settings = settings.model_copy(update={"weights": loaded.weights})
     elif estimate:
-        estimated = estimate_model(_profiles(path), base.weights, seed=seed)
+        estimated = estimate_model(_profiles(path), base.weights)
         console.print(f"weights estimated by EM from {path.name}: model {estimated.version}")
         settings = settings.model_copy(update={"weights": estimated.weights})
     if merge is not None or review is not None:
@@ -99,13 +98,12 @@ def report_command(
     review_threshold: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Review at this confidence.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the estimation's random pairs.")] = 0,
 ) -> None:
     """De-duplicate a CSV / JSONL file of client records (offline, same engine and settings
     as the service) and report clusters, scored pairs and counts per decision."""
     settings = load_settings(DedupeSettings)
     engine_settings = _engine_settings(
-        settings.dedupe.engine, path, model, estimate, merge_threshold, review_threshold, seed
+        settings.dedupe.engine, path, model, estimate, merge_threshold, review_threshold
     )
     report, _ = build_report(
         read_records(path), engine_settings, read_truth(truth) if truth else None
@@ -142,12 +140,11 @@ def report_command(
 def model_estimate(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Write the model here.")],
-    seed: Annotated[int, typer.Option(help="Seed of the random pairs (u).")] = 0,
 ) -> None:
-    """Estimate m/u by EM from a CSV / JSONL file's records (unsupervised, reproducible)
+    """Estimate m/u by EM from a CSV / JSONL file's records (unsupervised, deterministic)
     and write the model as a versioned JSON file."""
     start = load_settings(DedupeSettings).dedupe.engine.weights
-    model = estimate_model(_profiles(path), start, seed=seed)
+    model = estimate_model(_profiles(path), start)
     save_model(model, output)
     console.print(f"model {model.version} written to {output}")
     _show(model)
@@ -176,8 +173,8 @@ def _show(model: DedupeModel) -> None:
         e = model.estimation
         out.print(
             f"estimated from {e.records:,} records (digest {e.records_digest}): "
-            f"{e.candidate_pairs:,} candidate pairs, {e.random_pairs:,} random pairs, "
-            f"{e.iterations} EM iterations, seed {e.seed}, match share {e.match_share:.4f}"
+            f"{e.candidate_pairs:,} candidate pairs ({e.distinct_patterns:,} distinct level "
+            f"vectors), {e.iterations} EM iterations, match share {e.match_share:.4f}"
         )
     table = Table(title="weights (log2 likelihood ratios)")
     table.add_column("level")

@@ -63,7 +63,7 @@ class FieldWeights(BaseModel):
     address_close: float = 0.5
     address_different: float = -1.0
     # Another house number on the same street: often a stale address, weak evidence.
-    house_number_different: float = -1.0
+    house_number_different: float = -0.5
     segment_same: float = 0.3
     segment_different: float = -1.0
     legal_same: float = 0.5
