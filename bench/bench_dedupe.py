@@ -110,9 +110,16 @@ def fodors_zagats() -> Dataset:
         CACHE.mkdir(parents=True, exist_ok=True)
         sdist = CACHE / "py-entitymatching-0.4.2.tar.gz"
         if not sdist.exists():
+            # uv-made virtualenvs have no pip of their own: any Python's pip can download.
+            has_pip = (
+                subprocess.run(
+                    [sys.executable, "-m", "pip", "--version"], capture_output=True
+                ).returncode
+                == 0
+            )
             subprocess.run(
                 [
-                    sys.executable,
+                    sys.executable if has_pip else "python3",
                     "-m",
                     "pip",
                     "download",

@@ -38,12 +38,13 @@ figures in docs/benchmarks.md come from.
 from __future__ import annotations
 
 import random
-import string
-import unicodedata
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from stdnum.iso7064 import mod_97_10
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data" / "sample"))
+from generate import make_lei, strip_accents
 
 DEV_SEED = 101
 EIN_PREFIXES = ("13", "20", "26", "27", "45", "46", "47", "81", "82", "83", "84", "85", "86")
@@ -271,12 +272,6 @@ class Org:
         return self.pattern.format(b=self.brand)
 
 
-def _lei(rng: random.Random) -> str:
-    body = rng.choice(["5493", "2138", "9695", "8156"]) + "00"
-    body += "".join(rng.choices(string.ascii_uppercase + string.digits, k=12))
-    return body + mod_97_10.calc_check_digits(body)
-
-
 def _brand(rng: random.Random) -> str:
     r = rng.random()
     if r < 0.5:
@@ -287,13 +282,8 @@ def _brand(rng: random.Random) -> str:
     return f"{rng.choice(WORDS)} {syllable}"
 
 
-def _strip_accents(text: str) -> str:
-    return "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
-
-
 def typo(rng: random.Random, text: str) -> str:
+    """One typo, as `data/sample/generate.py`'s, plus doubled letters."""
     letters = [i for i, ch in enumerate(text) if ch.isalpha()]
     if len(letters) < 6:
         return text
@@ -322,7 +312,7 @@ def _new_org(
     brand = brand or _brand(rng)
     slug = "".join(
         ch
-        for ch in _strip_accents(brand + pattern.split()[-1]).lower()
+        for ch in strip_accents(brand + pattern.split()[-1]).lower()
         if ch.isascii() and ch.isalnum()
     )
     return Org(
@@ -337,7 +327,7 @@ def _new_org(
         number=rng.randint(1, 250),
         legal=rng.choice(forms) if has_legal else "",
         domain=f"{slug}{n % 89}.example.{country.lower()}",
-        lei=_lei(rng) if rng.random() < 0.5 else None,
+        lei=make_lei(rng) if rng.random() < 0.5 else None,
         tax_id=f"{rng.choice(EIN_PREFIXES)}-{rng.randint(1000000, 9999999)}"
         if country == "US" and rng.random() < 0.4
         else None,
@@ -433,7 +423,7 @@ def noisy_name(rng: random.Random, org: Org) -> str:
     if rng.random() < 0.15:
         name = name[4:] if name.startswith("The ") else "The " + name
     if rng.random() < 0.25:
-        name = _strip_accents(name)
+        name = strip_accents(name)
     if rng.random() < 0.1:
         name = name.upper()
     sep = ", " if legal and rng.random() < 0.3 else " "
@@ -455,7 +445,7 @@ def _record(rng: random.Random, org: Org, system: str, sid: str, primary: bool) 
         if exonyms and rng.random() < 0.5:
             city = rng.choice(exonyms)
         elif rng.random() < 0.2:
-            city = _strip_accents(city)
+            city = strip_accents(city)
     address = (
         f"{number} {street}"
         if org.country in ("US", "GB", "CA", "AU", "SG", "JP")
