@@ -302,6 +302,7 @@ def _splink_frame(ds: Dataset) -> Any:
                     "lei": p.lei,
                     "domain": p.domain,
                     "country": p.country,
+                    "legal_form": p.legal_form,
                     "city": p.city_id or p.city,
                     "postal_code": p.postal_code,
                     "address": p.address,
@@ -364,6 +365,7 @@ def splink_settings(ds: Dataset) -> tuple[Any, list[Any], list[Any]]:
             cl.JaroWinklerAtThresholds("name", [0.97, 0.92, 0.85]),
             cl.ExactMatch("lei"),
             cl.ExactMatch("domain"),
+            cl.ExactMatch("legal_form"),
             cl.ExactMatch("country"),
             cl.ExactMatch("city"),
             cl.ExactMatch("postal_code"),
@@ -584,6 +586,7 @@ def splink_latency(size: int) -> float | None:
                 "city": p.city,
                 "postal_code": p.postal_code,
                 "address": p.address,
+                "legal_form": p.legal_form,
             }
         )
     frame = pd.DataFrame(rows)

@@ -2,7 +2,7 @@
 
 Every source record is posted under several blocking keys, so that an obvious pair shares
 more than one of them:
-- identifiers: LEI, tax id (without its country, which one CRM may lack), website domain;
+- identifiers: LEI, tax id, website domain;
 - the whole normalised name, the name's words sorted (word order forgiven), the name with
   its country, and the name's distinctive words alone ("redwood" of "Redwood Bank": the
   words that are not generic such as "bank", "fund", "capital");
@@ -57,7 +57,7 @@ def blocking_keys(profile: Profile) -> dict[str, float]:
     if profile.lei:
         keys[f"lei:{profile.lei}"] = 8.0
     if profile.tax_id:
-        keys[f"tax:{profile.tax_id.split(':', 1)[-1]}"] = 6.0
+        keys[f"tax:{profile.tax_id}"] = 6.0
     if profile.domain:
         keys[f"dom:{profile.domain}"] = 4.0
     if profile.postal_code:

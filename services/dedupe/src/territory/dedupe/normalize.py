@@ -323,11 +323,15 @@ def house_numbers(address: str | None) -> frozenset[str]:
     return frozenset(_HOUSE_NUMBER.findall(address)) if address else frozenset()
 
 
-def normalize_tax_id(tax_id: str | None, country: str | None) -> str | None:
+def normalize_tax_id(tax_id: str | None, country: str | None = None) -> str | None:
+    """The compact tax id, without its country: one CRM may lack the country of a record
+    whose tax id another has, and that must not read as two tax ids (which vetoes a merge).
+    The same number under two countries is rare, and the countries disagree then anyway.
+    `country` is accepted for callers of the earlier form and not used."""
     if not tax_id:
         return None
     compact = _NON_ALNUM.sub("", fold(tax_id))
-    return f"{country or '??'}:{compact}" if compact else None
+    return compact or None
 
 
 def normalize_city(city: str | None) -> str | None:

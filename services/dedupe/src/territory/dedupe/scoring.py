@@ -109,13 +109,6 @@ def _quiet(name: str) -> str:
     return " ".join(t for t in name.split() if t not in _SILENT_WORDS) or name
 
 
-def _tax_ids(a: str | None, b: str | None) -> tuple[str | None, str | None]:
-    """Tax ids compare without their country when one record lacks the country."""
-    if a and b and (a.startswith("??:") or b.startswith("??:")):
-        return a.split(":", 1)[1], b.split(":", 1)[1]
-    return a, b
-
-
 def _legal_level(q: Profile, c: Profile) -> str:
     """Same legal form (or one family), other forms of one jurisdiction, or forms that no
     country shares: different legal entities ("Redwood Bank N.V." / "Redwood Bank PLC")."""
@@ -281,7 +274,7 @@ class Scorer:
             reasons.append(f"{label} {levels[label].rsplit('_', 1)[1]}")
 
         exact("lei", q.lei, c.lei, "lei")
-        exact("tax_id", *_tax_ids(q.tax_id, c.tax_id), "tax", close=True)
+        exact("tax_id", q.tax_id, c.tax_id, "tax", close=True)
         exact("domain", q.domain, c.domain, "domain")
         exact("country", q.country, c.country, "country")
         exact("postal_code", q.postal_code, c.postal_code, "postcode")
