@@ -39,3 +39,42 @@ def test_report_command_writes_clusters_pairs_counts_and_quality(tmp_path):
     assert merged[0]["source_key"] == "hubspot:7"
     assert merged[0]["field_scores"]["domain"] > 0
     assert report["quality"]["f1"] == 1.0
+
+
+def test_model_estimate_show_and_report_with_the_model(tmp_path):
+    data, truth, model = tmp_path / "clients.csv", tmp_path / "truth.csv", tmp_path / "m.json"
+    data.write_text(CSV, encoding="utf-8")
+    truth.write_text(TRUTH, encoding="utf-8")
+    runner = CliRunner()
+    estimated = runner.invoke(app, ["model", "estimate", str(data), "-o", str(model)])
+    assert estimated.exit_code == 0, estimated.output
+    written = json.loads(model.read_text(encoding="utf-8"))
+    assert written["format"] == 1
+    assert written["estimation"]["records"] == 4
+    shown = runner.invoke(app, ["model", "show", str(model)])
+    assert shown.exit_code == 0, shown.output
+    assert written["version"] in shown.stdout
+    assert "name_exact" in shown.stdout
+    as_json = runner.invoke(app, ["model", "show", str(model), "--json"])
+    assert json.loads(as_json.stdout)["version"] == written["version"]
+    report = runner.invoke(
+        app, ["report", str(data), "--truth", str(truth), "--model", str(model), "--json"]
+    )
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["records"] == 4
+
+
+def test_report_thresholds_and_estimate_change_the_decisions(tmp_path):
+    data = tmp_path / "clients.csv"
+    data.write_text(CSV, encoding="utf-8")
+    runner = CliRunner()
+    strict = runner.invoke(
+        app,
+        ["report", str(data), "--merge-threshold", "1.0", "--review-threshold", "0.99", "--json"],
+    )
+    assert strict.exit_code == 0, strict.output
+    assert "merged" not in json.loads(strict.stdout)["counts"]
+    estimated = runner.invoke(app, ["report", str(data), "--estimate", "--json"])
+    assert estimated.exit_code == 0, estimated.output
+    both = runner.invoke(app, ["report", str(data), "--estimate", "--model", str(data)])
+    assert both.exit_code != 0

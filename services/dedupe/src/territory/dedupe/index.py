@@ -1,13 +1,23 @@
 """Candidate index (blocking): which known source records could match a new one.
 
-Every source record is posted under a handful of blocking keys: its identifiers (LEI, tax
-id, website domain), its postcode within its country, each name token, and each name
-token's 4-character prefix and suffix (a typo rarely hits both ends of a word). A lookup
-collects the postings of the new record's keys and ranks the records by the summed
-weight of the keys they share (rare keys weigh more, as in IDF); the best `limit` are
-scored. Keys whose posting lists grew past `max_postings` ("fund", "capital", a big
-city's postcode) are skipped at lookup: they would only add noise and cost, and the
-other keys still find the record. Nothing ever scans the whole master.
+Every source record is posted under several blocking keys, so that an obvious pair shares
+more than one of them:
+- identifiers: LEI, tax id, website domain;
+- the whole normalised name, the name's words sorted (word order forgiven), the name with
+  its country, and the name's distinctive words alone ("redwood" of "Redwood Bank": the
+  words that are not generic such as "bank", "fund", "capital");
+- each name word, each pair of adjacent words glued ("Sil Verline" meets "Silverline"),
+  and each long word's 4-character prefix and suffix (a typo rarely hits both ends);
+- the postcode within its country, and the postcode with the house number.
+
+A lookup collects the postings of the new record's keys and ranks the records by the
+summed weight of the keys they share (rare keys weigh more, as in IDF). Keys whose
+posting lists grew past `max_postings` ("fund", "capital", a big city's postcode) are
+skipped, except that a record never loses all its name words: when every name key is that
+common, the rarest one is still read. The best `limit * 8` by that sum are re-ranked by a
+cheap name similarity (rapidfuzz `ratio`, vectorised), which breaks the ties among
+hundreds of records that share one word; the best `limit` are scored. Nothing ever scans
+the whole master.
 
 Updates are incremental: `add` on a new or changed record, `remove` when it changes or
 leaves. Postings are lists of small integer handles (not strings) to keep 1M records in
@@ -18,11 +28,16 @@ dead).
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
 
-from territory.dedupe.normalize import Profile
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from territory.dedupe.knowledge import generic_words
+from territory.dedupe.normalize import Profile, house_numbers
 
 _STOP_TOKENS = frozenset({"and", "of", "the", "de", "du", "des", "la", "le", "der", "die", "für"})
 
@@ -31,6 +46,9 @@ _STOP_TOKENS = frozenset({"and", "of", "the", "de", "du", "des", "la", "le", "de
 class IndexSettings:
     limit: int = 25  # candidates returned per lookup
     max_postings: int = 500  # keys with more postings are skipped at lookup
+
+
+_NAME_KEYS = ("t:", "n:", "o:", "b:", "p:", "s:", "j:", "c:")
 
 
 def blocking_keys(profile: Profile) -> dict[str, float]:
@@ -44,15 +62,28 @@ def blocking_keys(profile: Profile) -> dict[str, float]:
         keys[f"dom:{profile.domain}"] = 4.0
     if profile.postal_code:
         keys[f"pc:{profile.country or ''}:{profile.postal_code}"] = 1.0
+        for number in house_numbers(profile.address):
+            keys[f"hn:{profile.postal_code}:{number}"] = 1.5
     for name, value in profile.extra.items():
         keys[f"x:{name}:{value}"] = 1.0
-    for token in profile.tokens:
-        if token in _STOP_TOKENS or len(token) < 2:
-            continue
+    words = [t for t in profile.tokens if t not in _STOP_TOKENS and len(t) >= 2]
+    if profile.name:
+        keys[f"n:{profile.name}"] = 4.0
+        if profile.country:
+            keys[f"c:{profile.country}:{profile.name}"] = 2.0
+    if len(words) > 1:
+        keys[f"o:{' '.join(sorted(words))}"] = 3.0
+    generic = generic_words()
+    distinctive = sorted({t for t in words if t not in generic})
+    if distinctive and len(distinctive) < len(words):
+        keys[f"b:{' '.join(distinctive)}"] = 2.0
+    for token in words:
         keys.setdefault(f"t:{token}", 2.0)
         if len(token) >= 6:
             keys.setdefault(f"p:{token[:4]}", 1.0)
             keys.setdefault(f"s:{token[-4:]}", 1.0)
+    for a, b in itertools.pairwise(words):
+        keys.setdefault(f"t:{a}{b}", 2.0)  # "sil verline" → the key of "silverline"
     return keys
 
 
@@ -62,6 +93,7 @@ class CandidateIndex:
         self._postings: dict[str, list[int]] = {}
         self._handle: dict[str, int] = {}  # source key -> handle
         self._keys: list[str | None] = []  # handle -> source key (None: removed)
+        self._names: list[str] = []  # handle -> normalised name (for the re-ranking)
         self._record_keys: dict[int, tuple[str, ...]] = {}  # handle -> its blocking keys
         self._dead: Counter[str] = Counter()
 
@@ -76,6 +108,7 @@ class CandidateIndex:
             self.remove(profile.source_key)
         handle = len(self._keys)
         self._keys.append(profile.source_key)
+        self._names.append(profile.name)
         self._handle[profile.source_key] = handle
         keys = tuple(blocking_keys(profile))
         self._record_keys[handle] = keys
@@ -87,6 +120,7 @@ class CandidateIndex:
         if handle is None:
             return
         self._keys[handle] = None
+        self._names[handle] = ""
         for key in self._record_keys.pop(handle, ()):
             self._dead[key] += 1
             postings = self._postings.get(key)
@@ -103,21 +137,41 @@ class CandidateIndex:
         limit = limit or self.settings.limit
         scores: dict[int, float] = {}
         cap = self.settings.max_postings
-        for key, weight in blocking_keys(profile).items():
+        used_name_key = False
+        rarest: tuple[int, str, float] | None = None  # the least common name key
+        keys = blocking_keys(profile)
+        for key, weight in keys.items():
             postings = self._postings.get(key)
-            if not postings or len(postings) > cap:
+            if not postings:
                 continue
-            # Rare keys weigh more: an LEI shared by two records says more than "asset".
-            w = weight * (1.0 + math.log(cap / len(postings)))
-            get = scores.get
-            for handle in postings:
-                scores[handle] = get(handle, 0.0) + w
-        out: list[str] = []
-        for handle in heapq.nlargest(limit * 2 + 1, scores, key=scores.__getitem__):
-            found = self._keys[handle]
-            if found is None or found == profile.source_key:
+            if len(postings) > cap:
+                if key.startswith("t:") and (rarest is None or len(postings) < rarest[0]):
+                    rarest = (len(postings), key, weight)
                 continue
-            out.append(found)
-            if len(out) >= limit:
-                break
-        return out
+            used_name_key = used_name_key or key.startswith(_NAME_KEYS)
+            self._post(scores, postings, weight * (1.0 + math.log(cap / len(postings))))
+        if not used_name_key and rarest is not None:
+            # Every name word is common ("Capital Bank"): read the rarest anyway, at the
+            # weight of a key exactly at the cap, rather than lose the record's name.
+            self._post(scores, self._postings[rarest[1]], rarest[2])
+        top = heapq.nlargest(limit * 8 + 1, scores, key=scores.__getitem__)
+        top = [h for h in top if self._keys[h] is not None and self._keys[h] != profile.source_key]
+        if len(top) > limit and profile.name:
+            # Ties among records sharing one word are broken by a cheap name similarity.
+            similarity = process.cdist(
+                [profile.name],
+                [self._names[h] for h in top],
+                scorer=fuzz.ratio,
+                dtype=np.float32,
+            )[0]
+            ranked = sorted(
+                range(len(top)), key=lambda i: (-(scores[top[i]] + 3.0 * similarity[i] / 100), i)
+            )
+            top = [top[i] for i in ranked]
+        return [k for k in (self._keys[h] for h in top[:limit]) if k is not None]
+
+    @staticmethod
+    def _post(scores: dict[int, float], postings: list[int], weight: float) -> None:
+        get = scores.get
+        for handle in postings:
+            scores[handle] = get(handle, 0.0) + weight

@@ -21,6 +21,7 @@ from functools import cache
 
 from cleanco.termdata import terms_by_type
 
+from territory.dedupe.knowledge import abbreviations, city_id, generic_words, legal_jurisdictions
 from territory.shared.events import ClientRecord
 
 # Letters that NFKD does not decompose into a base letter and a combining mark.
@@ -50,6 +51,9 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 # Spelled-out and regional forms that cleanco's table lacks (after normalisation).
 _EXTRA_LEGAL = [
     "aktiengesellschaft",
+    "aktiebolag",
+    "private limited",
+    "pvt ltd",
     "gesellschaft mit beschrankter haftung",
     "public limited company",
     "limited liability company",
@@ -111,6 +115,9 @@ _LEGAL_CANON = {
     "limited partnership": "lp",
     "limited liability partnership": "llp",
     "aktiengesellschaft": "ag",
+    "aktiebolag": "ab",
+    "private limited": "pte ltd",
+    "pvt ltd": "pte ltd",
     "gesellschaft mit beschrankter haftung": "gmbh",
     "kabushiki kaisha": "kk",
     "kabushiki gaisha": "kk",
@@ -124,48 +131,8 @@ _LEGAL_CANON = {
     "besloten vennootschap": "bv",
 }
 
-# Abbreviations expanded inside names (after legal forms are stripped).
-ABBREVIATIONS = {
-    "intl": "international",
-    "int'l": "international",
-    "mgmt": "management",
-    "mgt": "management",
-    "co": "company",
-    "cos": "companies",
-    "assoc": "associates",
-    "assn": "association",
-    "invest": "investments",
-    "invs": "investments",
-    "inv": "investment",
-    "cap": "capital",
-    "ret": "retirement",
-    "ins": "insurance",
-    "assur": "assurance",
-    "natl": "national",
-    "univ": "university",
-    "fdn": "foundation",
-    "fndn": "foundation",
-    "mfg": "manufacturing",
-    "svcs": "services",
-    "svc": "services",
-    "grp": "group",
-    "hldgs": "holdings",
-    "hldg": "holding",
-    "bros": "brothers",
-    "tech": "technologies",
-    "techs": "technologies",
-    "dept": "department",
-    "govt": "government",
-    "mut": "mutual",
-    "amer": "americas",
-    "ptnrs": "partners",
-    "prtnrs": "partners",
-    "advs": "advisors",
-    "advisers": "advisors",
-    "centre": "center",
-    "st": "saint",
-    "ste": "sainte",
-}
+# Abbreviations expanded inside names (after legal forms are stripped): data/abbreviations.tsv.
+ABBREVIATIONS = abbreviations()
 _ADDRESS_ABBREVIATIONS = {
     "st": "street",
     "str": "strasse",
@@ -218,6 +185,9 @@ class NormalizedName:
     key: str  # the comparable name: tokens joined by one space
     tokens: tuple[str, ...]
     legal_form: str | None  # canonical legal form, e.g. "inc", "gmbh", "sa de cv"
+    # The tokens with glued and split words undone at generic words ("kantonalbank" →
+    # "kantonal bank", "retirementfund" → "retirement fund"): what records compare on.
+    parts: tuple[str, ...] = ()
 
 
 def normalize_name(name: str) -> NormalizedName:
@@ -244,7 +214,47 @@ def normalize_name(name: str) -> NormalizedName:
     if legal:
         joined = " ".join(legal)
         legal_form = _LEGAL_CANON.get(joined, joined)
-    return NormalizedName(key=" ".join(tokens), tokens=tuple(tokens), legal_form=legal_form)
+    return NormalizedName(
+        key=" ".join(tokens),
+        tokens=tuple(tokens),
+        legal_form=legal_form,
+        parts=tuple(split_compounds(tokens)),
+    )
+
+
+def _split(token: str) -> list[str]:
+    """'retirementfund' → ['retirement', 'fund'], 'cedarholdings' → ['cedar', 'holdings'],
+    'pensionfd' → ['pension', 'fund']: a token glued from a generic word and another word
+    of three letters or more. Tokens that are generic words themselves stay whole."""
+    generic = generic_words()
+    if len(token) < 7 or token in generic:
+        return [token]
+    for cut in range(3, len(token) - 1):
+        head, tail = token[:cut], token[cut:]
+        tail_word = ABBREVIATIONS.get(tail, tail) if head in generic or cut >= 4 else tail
+        if tail_word in generic and (len(tail) >= 3 or head in generic):
+            return [*_split(head), tail_word]
+        if head in generic and len(head) >= 4 and len(tail) >= 3:
+            return [head, *_split(tail)]
+    return [token]
+
+
+def split_compounds(tokens: list[str]) -> list[str]:
+    """Undo words glued or split by typing: 'RetirementFund' → 'retirement fund',
+    'Holdi ngs' → 'holdings' (two pieces whose join is a generic word are joined)."""
+    generic = generic_words()
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if i + 1 < len(tokens) and tokens[i] not in generic and tokens[i + 1] not in generic:
+            joined = tokens[i] + tokens[i + 1]
+            if joined in generic:
+                out.append(joined)
+                i += 2
+                continue
+        out.extend(_split(tokens[i]))
+        i += 1
+    return out
 
 
 def legal_family(form: str | None) -> str | None:
@@ -305,11 +315,23 @@ def normalize_address(address: str | None) -> str | None:
     return " ".join(tokens) or None
 
 
-def normalize_tax_id(tax_id: str | None, country: str | None) -> str | None:
+_HOUSE_NUMBER = re.compile(r"\b\d+[a-z]?\b")
+
+
+def house_numbers(address: str | None) -> frozenset[str]:
+    """Numbers in a normalised address ('neue mainzer strasse 52' → {'52'})."""
+    return frozenset(_HOUSE_NUMBER.findall(address)) if address else frozenset()
+
+
+def normalize_tax_id(tax_id: str | None, country: str | None = None) -> str | None:
+    """The compact tax id, without its country: one CRM may lack the country of a record
+    whose tax id another has, and that must not read as two tax ids (which vetoes a merge).
+    The same number under two countries is rare, and the countries disagree then anyway.
+    `country` is accepted for callers of the earlier form and not used."""
     if not tax_id:
         return None
     compact = _NON_ALNUM.sub("", fold(tax_id))
-    return f"{country or '??'}:{compact}" if compact else None
+    return compact or None
 
 
 def normalize_city(city: str | None) -> str | None:
@@ -327,6 +349,9 @@ class Profile:
     tokens: tuple[str, ...]
     legal_form: str | None = None
     legal_group: str | None = None  # legal_family(legal_form)
+    # Countries whose law has this legal form (cleanco + data/legal_forms.tsv).
+    legal_jurisdictions: frozenset[str] = frozenset()
+    city_id: str | None = None  # GeoNames id: exonyms and alternate names agree
     domain: str | None = None
     lei: str | None = None
     tax_id: str | None = None
@@ -344,10 +369,12 @@ def profile_of(record: ClientRecord) -> Profile:
     name = normalize_name(record.name)
     return Profile(
         source_key=record.source_key,
-        name=name.key,
-        tokens=name.tokens,
+        name=" ".join(name.parts),
+        tokens=name.parts,
         legal_form=name.legal_form,
         legal_group=legal_family(name.legal_form),
+        legal_jurisdictions=legal_jurisdictions(name.legal_form),
+        city_id=city_id(record.city, record.country) if record.city else None,
         domain=domain_of(record.website),
         lei=record.lei.upper() if record.lei else None,
         tax_id=normalize_tax_id(record.tax_id, record.country),

@@ -1,4 +1,5 @@
-"""Quality measures of a clustering against ground truth (pairwise and cluster-level)."""
+"""Quality measures against ground truth: of a clustering (pairwise and cluster-level) and
+of the blocking (pair completeness)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel
+
+from territory.dedupe.index import CandidateIndex, IndexSettings
+from territory.dedupe.normalize import Profile
 
 
 class Quality(BaseModel):
@@ -71,3 +75,30 @@ def measure(
         cluster_recall=cr,
         cluster_f1=_f1(cp, cr),
     )
+
+
+def pair_completeness(
+    profiles: Iterable[Profile],
+    truth: Mapping[str, str],
+    settings: IndexSettings | None = None,
+    datasets: Mapping[str, str] | None = None,
+) -> tuple[float, int]:
+    """Blocking recall: of the true pairs, the share whose earlier record is among the later
+    one's candidates when it arrives (records in arrival order, as the service sees them).
+    Returns (recall, true pairs). With `datasets`, only pairs across data sets count."""
+    index = CandidateIndex(settings)
+    earlier: dict[str, list[str]] = defaultdict(list)
+    found = total = 0
+    for profile in profiles:
+        key = profile.source_key
+        entity = truth.get(key)
+        if entity is None:
+            continue
+        mates = [k for k in earlier[entity] if datasets is None or datasets[k] != datasets[key]]
+        if mates:
+            candidates = set(index.candidates(profile))
+            total += len(mates)
+            found += sum(k in candidates for k in mates)
+        index.add(profile)
+        earlier[entity].append(key)
+    return (found / total if total else 1.0), total

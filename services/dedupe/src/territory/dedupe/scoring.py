@@ -62,11 +62,13 @@ class FieldWeights(BaseModel):
     address_same: float = 2.0
     address_close: float = 0.5
     address_different: float = -1.0
-    house_number_different: float = -4.0
+    # Another house number on the same street: often a stale address, weak evidence.
+    house_number_different: float = -0.5
     segment_same: float = 0.3
     segment_different: float = -1.0
     legal_same: float = 0.5
-    legal_different: float = -1.0
+    legal_compatible: float = -0.5  # other forms of one jurisdiction (Inc / LLC)
+    legal_different: float = -6.0  # forms no country shares (N.V. / PLC, Corp. / AG)
     extra_same: float = 3.0
     extra_close: float = 1.0
     extra_different: float = -3.0
@@ -97,7 +99,28 @@ class Comparison:
 
 
 _NOISE_WORDS = ("the", "and", "of")
+# Words whose presence on one side only qualifies nothing ("Trust Co Ltd" loses its "Co"
+# to the legal form "Co., Ltd."; "Smith Manufacturing Company" is Smith Manufacturing).
+_SILENT_WORDS = frozenset({"company", "co"})
 _NUMBER = re.compile(r"\b\d+[a-z]?\b")
+
+
+def _quiet(name: str) -> str:
+    return " ".join(t for t in name.split() if t not in _SILENT_WORDS) or name
+
+
+def _legal_level(q: Profile, c: Profile) -> str:
+    """Same legal form (or one family), other forms of one jurisdiction, or forms that no
+    country shares: different legal entities ("Redwood Bank N.V." / "Redwood Bank PLC")."""
+    shared = q.legal_jurisdictions & c.legal_jurisdictions
+    known = bool(q.legal_jurisdictions and c.legal_jurisdictions)
+    if (q.legal_form == c.legal_form or q.legal_group == c.legal_group) and (shared or not known):
+        return "legal_same"
+    if q.legal_jurisdictions and c.legal_jurisdictions:
+        if q.legal_jurisdictions & c.legal_jurisdictions:
+            return "legal_compatible"
+        return "legal_different"
+    return "legal_compatible"
 
 
 def _confidence(log2_odds: float) -> float:
@@ -122,10 +145,13 @@ def _noise(token: str) -> bool:
 def extra_words(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list[str]]:
     """Words of `a` not found in `b`, and of `b` not found in `a` (typo-tolerant)."""
     set_a, set_b = set(a), set(b)
-    rest_a = [t for t in a if t not in set_b and not _noise(t)]
-    rest_b = [u for u in b if u not in set_a and not _noise(u)]
+    rest_a = [t for t in a if t not in set_b and not _noise(t) and t not in _SILENT_WORDS]
+    rest_b = [u for u in b if u not in set_a and not _noise(u) and u not in _SILENT_WORDS]
     if not rest_a and not rest_b:
         return [], []
+    glued_a, glued_b = "".join(rest_a), "".join(rest_b)
+    if glued_a and glued_b and fuzz.ratio(glued_a, glued_b) >= 85:
+        return [], []  # the same words split or glued differently ("Harrins Ton" / "Harrinston")
     only_a = [t for t in rest_a if not any(_token_match(t, u) for u in b)]
     only_b = [u for u in rest_b if not any(_token_match(u, t) for t in a)]
     return only_a, only_b
@@ -146,7 +172,7 @@ class Scorer:
                 (w.postcode_same, w.postcode_different),
                 (w.address_same, w.address_close, w.address_different),
                 (w.segment_same, w.segment_different),
-                (w.legal_same, w.legal_different),
+                (w.legal_same, w.legal_compatible, w.legal_different),
             )
         )
         review_log2_odds = math.log2(review / (1 - review)) if 0 < review < 1 else -math.inf
@@ -162,6 +188,16 @@ class Scorer:
             process.cdist([query.name], choices, scorer=fuzz.token_sort_ratio, dtype=np.float32),
             process.cdist([query.name], choices, scorer=fuzz.ratio, dtype=np.float32),
         )[0]
+        # "Trust Co Ltd" gives its "Co" to the legal form "Co., Ltd.", "Trust Company
+        # Limited" does not: the names compare without such words as well.
+        quiet = _quiet(query.name)
+        if quiet != query.name or any(_quiet(c) != c for c in choices):
+            names = np.maximum(
+                names,
+                process.cdist(
+                    [quiet], [_quiet(c) for c in choices], scorer=fuzz.ratio, dtype=np.float32
+                )[0],
+            )
         out = []
         for cand, name_score in zip(candidates, names, strict=True):
             if name_score < 75 and self._hopeless and not self._shares_identifier(query, cand):
@@ -243,14 +279,24 @@ class Scorer:
         exact("country", q.country, c.country, "country")
         exact("postal_code", q.postal_code, c.postal_code, "postcode")
         exact("segment", q.segment, c.segment, "segment")
-        exact("legal_form", q.legal_group, c.legal_group, "legal")
+        if q.legal_form and c.legal_form:
+            levels["legal_form"] = _legal_level(q, c)
+            reasons.append(f"legal form {levels['legal_form'].rsplit('_', 1)[1]}")
         if q.city and c.city:
-            same_city = q.city == c.city or fuzz.ratio(q.city, c.city) >= 90
+            if q.city_id and c.city_id:
+                same_city = q.city_id == c.city_id  # exonyms: Genève / Geneva / Genf
+            else:
+                same_city = q.city == c.city or fuzz.ratio(q.city, c.city) >= 90
             levels["city"] = "city_same" if same_city else "city_different"
         if q.address and c.address:
             numbers_q, numbers_c = set(_NUMBER.findall(q.address)), set(_NUMBER.findall(c.address))
             if numbers_q and numbers_c and not numbers_q & numbers_c:
-                levels["address"] = "house_number_different"
+                street_q = _NUMBER.sub("", q.address).split()
+                street_c = _NUMBER.sub("", c.address).split()
+                same_street = fuzz.token_sort_ratio(" ".join(street_q), " ".join(street_c)) >= 85
+                # The same street with another number is a stale or mistyped address (weak
+                # evidence); another street altogether is a different address.
+                levels["address"] = "house_number_different" if same_street else "address_different"
             else:
                 ratio = fuzz.token_sort_ratio(q.address, c.address)
                 levels["address"] = (

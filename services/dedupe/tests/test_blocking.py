@@ -1,0 +1,85 @@
+"""Candidate generation must not lose an obvious pair, however common its words are."""
+
+import random
+
+import pytest
+
+from territory.dedupe.index import CandidateIndex, IndexSettings, blocking_keys
+from territory.dedupe.normalize import profile_of
+from territory.dedupe.quality import pair_completeness
+
+from .conftest import make_record
+
+SYLLABLES = "ka lo mi ra ve to shi an el or ben dal fen gor hal kor lin mar nor".split()
+SECTORS = ["Bank", "Capital", "Fund", "Asset Management", "Savings Bank", "Capital Partners"]
+
+
+def crowded_index(rng: random.Random, n: int = 1500) -> CandidateIndex:
+    """A master where 'bank', 'fund', 'capital' and 'redwood' / 'liberty' are common."""
+    index = CandidateIndex(IndexSettings(limit=25, max_postings=500))
+    for i in range(n):
+        # Every master name has a word of its own: none is "Redwood Bank" itself.
+        brand = rng.choice(["Redwood", "Liberty", "Savings"])
+        own = "".join(rng.sample(SYLLABLES, 3)).capitalize()
+        name = f"{brand} {own} {rng.choice(SECTORS)} {rng.choice(['NV', 'PLC', 'LLC', ''])}"
+        index.add(profile_of(make_record("master", str(i), name=name.strip(), country="NL")))
+    return index
+
+
+@pytest.mark.parametrize(
+    ("known", "incoming"),
+    [
+        ("Redwood Bank NV", "The Redwood Bank N.V."),
+        ("Liberty Asset Management LLC", "Asset Mgmt Liberty"),
+        ("Redwood Capital PLC", "REDWOOD CAPITAL"),
+        ("Liberty Savings Bank", "Liberty SavingsBank"),
+        ("Redwood Fund", "Redwod Fund"),
+    ],
+)
+def test_obvious_pairs_are_candidates_among_hundreds_sharing_their_words(known, incoming):
+    index = crowded_index(random.Random(4))
+    index.add(profile_of(make_record("crm", "known", name=known, country="NL")))
+    found = index.candidates(profile_of(make_record("other", "new", name=incoming)))
+    assert "crm:known" in found
+
+
+def test_a_record_whose_every_word_is_common_still_finds_its_twin():
+    index = CandidateIndex(IndexSettings(limit=10, max_postings=50))
+    for i in range(400):
+        index.add(profile_of(make_record("m", str(i), name=f"Capital Bank {i % 7}th")))
+    index.add(profile_of(make_record("crm", "x", name="Capital Bank")))
+    assert "crm:x" in index.candidates(profile_of(make_record("o", "y", name="Capital Bank")))
+    assert "crm:x" in index.candidates(profile_of(make_record("o", "y", name="Bank Capital")))
+
+
+def test_blocking_keys_cover_name_forms_identifiers_and_places():
+    profile = profile_of(
+        make_record(
+            name="Sil Verline Trust Company",
+            country="GB",
+            postal_code="EC2V 7HH",
+            address="7 Gresham Street",
+            website="https://silverline.example.com",
+        )
+    )
+    keys = blocking_keys(profile)
+    assert "n:sil verline trust company" in keys
+    assert "o:company sil trust verline" in keys  # sorted words
+    assert "c:GB:sil verline trust company" in keys
+    assert "b:sil verline" in keys  # the distinctive words alone
+    assert "t:silverline" in keys  # adjacent words glued
+    assert "dom:silverline.example.com" in keys
+    assert "hn:ec2v7hh:7" in keys  # postcode and house number
+
+
+def test_pair_completeness_counts_the_pairs_blocking_finds():
+    profiles = [
+        profile_of(make_record("a", "1", name="Redwood Bank NV")),
+        profile_of(make_record("b", "1", name="The Redwood Bank N.V.")),
+        profile_of(make_record("a", "2", name="Meridian Capital")),
+        profile_of(make_record("b", "2", name="Zzyzx Holdings")),  # no shared key at all
+    ]
+    truth = {"a:1": "E1", "b:1": "E1", "a:2": "E2", "b:2": "E2"}
+    recall, pairs = pair_completeness(profiles, truth)
+    assert pairs == 2
+    assert recall == 0.5
