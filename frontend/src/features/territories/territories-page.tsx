@@ -1,20 +1,28 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import type { ColumnDef, SortingState } from "@tanstack/react-table";
 import { LayoutGrid, List, Search } from "lucide-react";
-import { useMemo, useState } from "react";
+import { lazy, Suspense, useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import { listTerritoriesApiTerritoriesGet } from "@/client/sdk.gen";
+import { assignmentTrendApiAssignmentsTrendGet, listTerritoriesApiTerritoriesGet } from "@/client/sdk.gen";
 import type { TerritorySummary } from "@/client/types.gen";
 import { DataTable, fromSortParam, toSortParam } from "@/components/data-table";
 import { FilterSelect } from "@/components/filter-select";
 import { EmptyState, PageHeader, QueryView } from "@/components/states";
 import { Badge } from "@/components/ui/badge";
-import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { Skeleton } from "@/components/ui/skeleton";
+import { territoryDistribution, trendSeries } from "@/features/home/chart-data";
 import { Input } from "@/components/ui/input";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { unwrap } from "@/lib/api";
 import { formatCount } from "@/lib/format";
 import { distinct, REGIONS, SEGMENTS } from "@/lib/vocabulary";
+
+const DistributionChart = lazy(() =>
+  import("@/features/home/home-charts").then((m) => ({ default: m.DistributionChart })),
+);
+const TrendChart = lazy(() => import("@/features/home/home-charts").then((m) => ({ default: m.TrendChart })));
+const TREND_DAYS = 30;
 
 export const territoryColumns: ColumnDef<TerritorySummary, unknown>[] = [
   {
@@ -79,6 +87,10 @@ export default function TerritoriesPage() {
   });
   const tiers = useMemo(() => distinct(all.data?.items.map((t) => t.tier) ?? []), [all.data]);
   const sorting: SortingState = fromSortParam(sort);
+  const trend = useQuery({
+    queryKey: ["trend", TREND_DAYS],
+    queryFn: () => unwrap(assignmentTrendApiAssignmentsTrendGet({ query: { days: TREND_DAYS } })),
+  });
 
   return (
     <div>
@@ -157,6 +169,38 @@ export default function TerritoriesPage() {
             </>
           )}
         </QueryView>
+        <div className="mt-4 grid gap-4 lg:grid-cols-2">
+          <Card>
+            <CardHeader>
+              <CardTitle>Distribution</CardTitle>
+              <CardDescription>Clients per territory, for these filters</CardDescription>
+            </CardHeader>
+            <CardContent>
+              <QueryView query={query} rows={4} isEmpty={(d) => territoryDistribution(d.items, 8).length === 0} empty={<EmptyState title="No clients in these territories" />}>
+                {(d) => (
+                  <Suspense fallback={<Skeleton className="h-60 w-full" />}>
+                    <DistributionChart slices={territoryDistribution(d.items, 8)} />
+                  </Suspense>
+                )}
+              </QueryView>
+            </CardContent>
+          </Card>
+          <Card>
+            <CardHeader>
+              <CardTitle>Trend</CardTitle>
+              <CardDescription>Assignment changes per day, last {TREND_DAYS} days</CardDescription>
+            </CardHeader>
+            <CardContent>
+              <QueryView query={trend} rows={4}>
+                {(t) => (
+                  <Suspense fallback={<Skeleton className="h-60 w-full" />}>
+                    <TrendChart series={trendSeries(t.points, TREND_DAYS, new Date())} />
+                  </Suspense>
+                )}
+              </QueryView>
+            </CardContent>
+          </Card>
+        </div>
       </Tabs>
     </div>
   );
