@@ -261,7 +261,10 @@ class ClientRecord(BaseModel):
             for field, err in bad.items():
                 raw = data.pop(field, None)
                 issue = FieldIssue(
-                    field=field, code=_issue_code(field, err), raw=_raw_text(raw), message=err["msg"]
+                    field=field,
+                    code=_issue_code(field, err),
+                    raw=_raw_text(raw),
+                    message=err["msg"],
                 )
                 if issue.identity not in seen:
                     seen.add(issue.identity)

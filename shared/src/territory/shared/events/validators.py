@@ -134,7 +134,9 @@ def validate_postal_code(value: Any) -> Any:
     return value
 
 
-OptionalPostalCode = Annotated[str, Field(max_length=40), AfterValidator(validate_postal_code)] | None
+OptionalPostalCode = (
+    Annotated[str, Field(max_length=40), AfterValidator(validate_postal_code)] | None
+)
 
 
 def _check_tax_id(tax_id: str, country: str) -> None:
