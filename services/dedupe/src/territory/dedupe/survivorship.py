@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from territory.shared.events import ClientRecord
+from territory.shared.events import ClientRecord, FieldIssue
 from territory.shared.geo import region_for_country
 
 Rule = Literal["most_recent", "most_complete", "source_priority"]
@@ -25,7 +25,7 @@ Rule = Literal["most_recent", "most_complete", "source_priority"]
 # Every field of the contract's record survives, except the ones that identify or order a
 # source record (they belong to lineage, not to the golden client). Derived, so a field
 # added to the contract reaches golden records without a second edit here.
-NOT_SURVIVING = ("source_system", "source_id", "parent_source_id", "updated_at")
+NOT_SURVIVING = ("source_system", "source_id", "parent_source_id", "updated_at", "field_issues")
 SURVIVING_FIELDS = [f for f in ClientRecord.model_fields if f not in NOT_SURVIVING]
 # Fields that describe one place: they survive together from one member, so a golden
 # record never pairs the city of one address with the postcode of another.
@@ -53,6 +53,12 @@ class SurvivorshipSettings(BaseModel):
 
 def completeness(record: ClientRecord) -> int:
     return sum(getattr(record, f) is not None for f in SURVIVING_FIELDS)
+
+
+def golden_field_issues(members: Sequence[ClientRecord]) -> list[FieldIssue]:
+    """Every member's field issues, each once, in a member-order-free order."""
+    found = {i.identity: i for m in members for i in m.field_issues}
+    return [found[k] for k in sorted(found, key=lambda k: (k[0], k[1], k[2] or ""))]
 
 
 class Survivorship:
@@ -91,12 +97,13 @@ class Survivorship:
             winner = self.best(members, name)
             values[name] = getattr(winner, name) if winner is not None else None
         place = self.best(members, "address") or self.best(members, "city")
-        place = place or self.best(members, "country")
+        place = place or self.best(members, "country") or self.best(members, "region")
         for name in ADDRESS_FIELDS:
             values[name] = getattr(place, name) if place is not None else None
         if values["region"] is None and values["country"] is not None:
             values["region"] = region_for_country(values["country"])
         times = [m.updated_at for m in members if m.updated_at is not None]
+        values["field_issues"] = golden_field_issues(members)
         # Values were validated in their member records; combining them needs no new checks
         # (a tax id is checked against the country it came with).
         return ClientRecord.model_construct(
