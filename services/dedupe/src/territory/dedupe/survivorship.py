@@ -7,6 +7,14 @@ Rules (configurable per field, with a default):
 Members without a value never win (a blank never overwrites a value). Ties fall through to
 the other rules in the order above and finally to the source key, so the golden record is
 a pure function of its member set: the order in which records arrived does not matter.
+
+Bound fields survive together, so the golden record is always one the contract accepts:
+- the place (`address`, `postal_code`, `city`, `state`, `country`) comes from ONE member
+  (the best by `address`, else by `city`, else by `country`) and `region` is that member's
+  (derived from its country when it has none);
+- the `tax_id` comes only from a member whose country is the golden record's country (a
+  tax id is checked against the country it came with; a DE VAT number never sits beside
+  `country=US`). Members of another country never contribute a tax id.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ SURVIVING_FIELDS = [f for f in ClientRecord.model_fields if f not in NOT_SURVIVI
 # Fields that describe one place: they survive together from one member, so a golden
 # record never pairs the city of one address with the postcode of another.
 ADDRESS_FIELDS = ("country", "state", "city", "postal_code", "address", "region")
+# Fields checked against the member's country: they survive only from members of the
+# golden record's country.
+COUNTRY_BOUND_FIELDS = ("tax_id",)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -85,20 +96,24 @@ class Survivorship:
         """The golden record; its source key is `golden:<client_id>` and its parent is the
         parent golden client, so the golden hierarchy reads like any source's."""
         values: dict[str, Any] = {}
-        for name in SURVIVING_FIELDS:
-            if name in ADDRESS_FIELDS:
-                continue
-            winner = self.best(members, name)
-            values[name] = getattr(winner, name) if winner is not None else None
         place = self.best(members, "address") or self.best(members, "city")
         place = place or self.best(members, "country")
         for name in ADDRESS_FIELDS:
             values[name] = getattr(place, name) if place is not None else None
         if values["region"] is None and values["country"] is not None:
             values["region"] = region_for_country(values["country"])
+        same_country = [m for m in members if m.country == values["country"]]
+        for name in SURVIVING_FIELDS:
+            if name in ADDRESS_FIELDS:
+                continue
+            pool = same_country if name in COUNTRY_BOUND_FIELDS else members
+            winner = self.best(pool, name)
+            values[name] = getattr(winner, name) if winner is not None else None
         times = [m.updated_at for m in members if m.updated_at is not None]
-        # Values were validated in their member records; combining them needs no new checks
-        # (a tax id is checked against the country it came with).
+        # Every value was validated in its member record, and the values checked against
+        # each other (place; tax id ↔ country) come from one member or one country, so the
+        # combination validates too (tests/test_properties.py proves it on random member
+        # sets) and needs no second validation on this hot path.
         return ClientRecord.model_construct(
             source_system="golden",
             source_id=client_id,
