@@ -22,6 +22,7 @@ TAX_IDS = {
     None: ["TAX-1", "TAX-2"],
 }
 LEIS = ["5493001KJTIIGC8Y1R12", "529900T8BM49AURSDO55"]
+BAD_LEI = "5493001KJTIIGC8Y1R13"  # wrong check digits: quarantined
 PLACES = {
     "US": ("100 Main St", "10001", "New York", "NY"),
     "DE": ("Hauptstraße 1", "10115", "Berlin", None),
@@ -51,16 +52,18 @@ def member_fields(draw: st.DrawFn) -> dict[str, object]:
         "name": draw(st.sampled_from(["Cedar Energy Inc.", "CEDAR ENERGY", "Cedar Energy"])),
         "country": country,
         "tax_id": draw(st.none() | st.sampled_from(TAX_IDS[country])),
-        "lei": draw(st.none() | st.sampled_from(LEIS)),
+        "lei": draw(st.none() | st.sampled_from([*LEIS, BAD_LEI])),
         "address": address if draw(keep) else None,
         "postal_code": postal if draw(keep) else None,
         "city": city if draw(keep) else None,
         "state": state if draw(keep) else None,
-        "segment": draw(st.none() | st.sampled_from(["Pension", "Bank", "swf"])),
-        "aum_usd": draw(st.none() | st.decimals(0, 10**9, places=2).map(Decimal)),
+        "segment": draw(
+            st.none() | st.sampled_from(["Pension", "Bank", "swf", "Sovereign Wealth", "Pensoin"])
+        ),
+        "aum_usd": draw(st.none() | st.decimals(-(10**6), 10**9, places=2).map(Decimal)),
         "employee_count": draw(st.none() | st.integers(0, 10_000)),
-        "website": draw(st.none() | st.sampled_from(["cedar.example.com", "www.cedar.io"])),
-        "advisor_email": draw(st.none() | st.sampled_from(["a@x.com", "B@Y.org"])),
+        "website": draw(st.none() | st.sampled_from(["cedar.example.com", "www.cedar.io", "n/a"])),
+        "advisor_email": draw(st.none() | st.sampled_from(["a@x.com", "B@Y.org", "not-an-email"])),
     }
 
 
@@ -137,4 +140,24 @@ def test_a_vat_number_never_survives_beside_another_country():
     )
     (golden,) = [g for g in engine.drain() if not g.retired and len(g.source_records) == 3]
     assert golden.record.tax_id == "04-2103594"
+    roundtrip(golden)
+
+
+def test_golden_issues_explain_its_gaps():
+    """An LEI quarantined on one member but clean on another survives clean, and its issue
+    stays on the member; an e-mail quarantined everywhere leaves a gap the golden record's
+    issues explain."""
+    engine = DedupeEngine()
+    bad = make_record("salesforce", "1", lei=BAD_LEI, advisor_email="nope", segment="Pensoin")
+    assert {i.field for i in bad.field_issues} == {"lei", "advisor_email", "segment"}
+    engine.on_record(bad)
+    engine.on_record(make_record("csv", "2", lei=LEIS[0], segment="Pension"))
+    engine.drain()
+    if len(live_ids(engine)) > 1:
+        engine.on_command(merge(engine))
+    (golden,) = [g for g in engine.drain() if not g.retired]
+    assert len(golden.source_records) == 2
+    assert golden.record.lei == LEIS[0]
+    assert golden.record.segment == "Pension"
+    assert [(i.field, i.raw) for i in golden.record.field_issues] == [("advisor_email", "nope")]
     roundtrip(golden)

@@ -44,11 +44,13 @@ async def test_mixed_batch_splits_into_received_and_rejected(client, ingestion_s
         {**GOOD, "source_id": "003", "lei": "bogus"},
         "not an object",
         {**GOOD, "source_id": "004", "source_system": None},
+        {**GOOD, "source_id": "005", "source_system": "Sales Force!"},
     ]
     response = await client.post("/v1/clients", json=batch, params={"source_system": "dynamics"})
     report = response.json()
     assert response.status_code == 202
-    assert report["accepted"] == 2  # 004 takes the default source_system
+    # 004 takes the default source_system; 003's bad LEI is quarantined, not refused.
+    assert report["accepted"] == 3
     assert report["rejected"] == 3
     assert report["rejected_by_reason"] == {
         "invalid_json": 1,
@@ -58,23 +60,36 @@ async def test_mixed_batch_splits_into_received_and_rejected(client, ingestion_s
     assert [r["status"] for r in report["results"]] == [
         "accepted",
         "rejected",
-        "rejected",
+        "accepted",
         "rejected",
         "accepted",
+        "rejected",
     ]
+    assert report["quarantined"] == 1
+    assert report["quarantined_by_field"] == {"lei": 1}
+    issues = report["results"][2]["field_issues"]
+    assert [(i["field"], i["code"], i["raw"]) for i in issues] == [("lei", "invalid_lei", "bogus")]
+    assert "must be 20 characters" in issues[0]["message"]
 
     servers = ingestion_settings.kafka.bootstrap_servers
     topics = ingestion_settings.kafka.topics
-    received = await read_topic(servers, topics.client_received, expect=2)
+    received = await read_topic(servers, topics.client_received, expect=3)
     rejected = await read_topic(servers, topics.client_rejected, expect=3)
-    assert sorted(e["_key"] for e in received) == ["dynamics:004", "salesforce:001"]
+    assert sorted(e["_key"] for e in received) == [
+        "dynamics:004",
+        "salesforce:001",
+        "salesforce:003",
+    ]
+    (quarantined,) = [e["payload"] for e in received if e["_key"] == "salesforce:003"]
+    assert quarantined["lei"] is None
+    assert quarantined["field_issues"][0]["raw"] == "bogus"
     assert len(rejected) == 3
     by_key = {e["payload"]["source_key"]: e["payload"] for e in rejected}
-    lei = by_key["salesforce:003"]
-    assert lei["reason"] == "invalid_value"
-    assert lei["stage"] == "ingestion"
-    assert lei["errors"][0]["field"] == "lei"
-    assert '"lei": "bogus"' in lei["original"]
+    bad = by_key["sales force!:005"]
+    assert bad["reason"] == "invalid_value"
+    assert bad["stage"] == "ingestion"
+    assert bad["errors"][0]["field"] == "source_system"
+    assert '"source_system": "Sales Force!"' in bad["original"]
 
 
 async def test_csv_upload_accounts_for_every_row(client, ingestion_settings, tmp_path):
@@ -94,11 +109,16 @@ async def test_csv_upload_accounts_for_every_row(client, ingestion_settings, tmp
     )
     assert response.status_code == 202, response.text
     report = response.json()
-    assert report["accepted"] == 2
-    assert report["rejected_by_reason"] == {
-        "invalid_encoding": 1,
-        "invalid_value": 1,
-        "malformed_row": 1,
+    assert report["accepted"] == 3  # row 3's negative aum_usd is quarantined
+    assert report["rejected_by_reason"] == {"invalid_encoding": 1, "malformed_row": 1}
+    assert report["quarantined_by_field"] == {"aum_usd": 1}
+    (negative,) = [p for p in report["problems"] if p["outcome"] == "quarantined"]
+    assert negative == {
+        "outcome": "quarantined",
+        "reason": "greater_than_equal",
+        "field": "aum_usd",
+        "count": 1,
+        "examples": [{"row": 3, "value": "-5"}],
     }
     assert report["blank_lines"] == 1
     assert report["ignored_columns"] == ["extra"]
@@ -106,9 +126,9 @@ async def test_csv_upload_accounts_for_every_row(client, ingestion_settings, tmp
     assert archived.read_bytes() == body
 
     servers = ingestion_settings.kafka.bootstrap_servers
-    rejected = await read_topic(servers, ingestion_settings.kafka.topics.client_rejected, expect=3)
+    rejected = await read_topic(servers, ingestion_settings.kafka.topics.client_rejected, expect=2)
     rows = {e["payload"]["row_number"]: e["payload"] for e in rejected}
-    assert set(rows) == {3, 4, 7}
+    assert set(rows) == {4, 7}
     assert rows[4]["reason"] == "malformed_row"
     assert rows[4]["original"] == "hubspot,3,Gamma,US"
     assert rows[7]["original_encoding"] == "base64"

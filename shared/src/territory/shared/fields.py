@@ -26,8 +26,11 @@ from territory.shared.events import ClientRecord
 
 # Fields that identify a source record rather than describe the client.
 IDENTITY_FIELDS = ("source_system", "source_id", "parent_source_id")
+# Fields about the record's quality rather than the client: the field issues of field-level
+# quarantine have a table of their own (`CLIENT_FIELD_ISSUES`), one row per issue.
+QUALITY_FIELDS = ("field_issues",)
 DESCRIPTIVE_FIELDS: tuple[str, ...] = tuple(
-    f for f in ClientRecord.model_fields if f not in IDENTITY_FIELDS
+    f for f in ClientRecord.model_fields if f not in IDENTITY_FIELDS + QUALITY_FIELDS
 )
 
 # The upstream advisor hint, by its names in each shape.

@@ -32,7 +32,9 @@ console = Console(stderr=True)
 
 @app.command("file")
 def ingest_file_command(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="PATH")
+    ],
     fmt: Annotated[
         str | None, typer.Option("--format", help="csv or jsonl (default: from the extension)")
     ] = None,
@@ -42,8 +44,10 @@ def ingest_file_command(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Validate a CSV / JSONL file and publish it: valid rows to client.received, the rest
-    to client.rejected. Shows progress; prints accepted / rejected counts by reason."""
+    """Validate a CSV / JSONL file and publish it: usable rows to client.received (an invalid
+    optional value is quarantined: left empty, kept as a field issue), unusable rows to
+    client.rejected. Shows progress; prints counts by reason and field, with the first
+    offending rows."""
     settings = load_settings(IngestionSettings)
     configure_logging("ingestion", level="WARNING", json_lines=False)
     if fmt not in (None, "csv", "jsonl"):
@@ -98,7 +102,26 @@ def print_report(report: IngestionReport) -> None:
     for reason, n in report.rejected_by_reason.items():
         table.add_row(f"[red]rejected[/]: {reason}", f"{n:,}")
     table.add_row("[bold]total[/]", f"{report.total:,}")
+    table.add_row(
+        "[yellow]quarantined[/] (accepted, a field left empty)", f"{report.quarantined:,}"
+    )
+    for field, n in report.quarantined_by_field.items():
+        table.add_row(f"[yellow]quarantined[/]: {field}", f"{n:,}")
     console.print(table)
+    if report.problems:
+        # Plain lines, not a table: the offending values must not be wrapped or cut.
+        console.print("[bold]problems by reason and field[/] (first rows: row: value)")
+        for p in report.problems:
+            rows = "; ".join(
+                f"{e.row}: {e.value!r}" if e.value is not None else str(e.row) for e in p.examples
+            )
+            console.print(
+                f"  {p.outcome} {p.reason} {p.field or '(record)'}: {p.count:,} records"
+                f" · first rows {rows}",
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
     console.print(
         f"{report.records_per_second:,.0f} records/s · archived at {report.archive_uri}"
         + (f" · {report.blank_lines} blank lines skipped" if report.blank_lines else "")

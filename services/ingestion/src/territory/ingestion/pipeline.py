@@ -1,5 +1,7 @@
-"""Validate parsed rows and publish them: valid records to `client.received`, everything
-else to `client.rejected`. Accepted + rejected always equals the records read."""
+"""Validate parsed rows and publish them: usable records to `client.received` (with their
+quarantined fields, if any), unusable ones to `client.rejected`. Accepted + rejected always
+equals the records read; the report counts problems by reason (or code) *and* field, with
+the first offending rows."""
 
 from __future__ import annotations
 
@@ -23,11 +25,15 @@ from territory.shared.events import (
     ClientRecord,
     Event,
     FieldError,
+    FieldIssue,
 )
 
 log = logging.getLogger(__name__)
 
 KNOWN_COLUMNS = frozenset(ClientRecord.model_fields)
+# Offending rows shown per (outcome, reason, field): enough to find the pattern in a file.
+MAX_EXAMPLES = 3
+_EXAMPLE_CHARS = 120
 
 
 class RecordResult(BaseModel):
@@ -37,13 +43,40 @@ class RecordResult(BaseModel):
     event_id: str | None = None
     reason: str | None = None
     errors: list[FieldError] = Field(default_factory=list)
+    field_issues: list[FieldIssue] = Field(
+        default_factory=list,
+        description="Accepted, but these optional values were quarantined (left empty).",
+    )
+
+
+class ProblemExample(BaseModel):
+    row: int = Field(..., description="File row (1-based) or request position (0-based).")
+    value: str | None = Field(None, description="The offending value (cut to 120 characters).")
+
+
+class ProblemCount(BaseModel):
+    """How many records had one kind of problem with one field, and the first few rows."""
+
+    outcome: str = Field(..., description="`rejected` (record refused) or `quarantined`.")
+    reason: str = Field(..., description="Reject reason, or the field issue's code.")
+    field: str | None = Field(None, description="The field (None: the whole record).")
+    count: int = 0
+    examples: list[ProblemExample] = Field(default_factory=list)
 
 
 class IngestionReport(BaseModel):
     upload_id: str
-    accepted: int = 0
-    rejected: int = 0
+    accepted: int = Field(0, description="Records published (quarantined ones included).")
+    rejected: int = Field(0, description="Unusable records, dead-lettered with a reason.")
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    quarantined: int = Field(0, description="Accepted records with at least one field issue.")
+    quarantined_by_field: dict[str, int] = Field(
+        default_factory=dict, description="Field issues per field, over accepted records."
+    )
+    problems: list[ProblemCount] = Field(
+        default_factory=list,
+        description="Counts by outcome, reason/code and field, with the first offending rows.",
+    )
     blank_lines: int = 0
     ignored_columns: list[str] = Field(default_factory=list)
     archive_uri: str | None = None
@@ -99,6 +132,7 @@ class Ingestor:
         defaults = dict(defaults or {})
         report = IngestionReport(upload_id=upload_id)
         reasons: Counter[str] = Counter()
+        tally = _ProblemTally()
         results: list[RecordResult] = []
         batch: list[Event[Any]] = []
 
@@ -122,6 +156,12 @@ class Ingestor:
                     )
                     batch.append(event)
                     report.accepted += 1
+                    if outcome.field_issues:
+                        report.quarantined += 1
+                        for issue in outcome.field_issues:
+                            tally.add(
+                                "quarantined", issue.code, issue.field, row.row_number, issue.raw
+                            )
                     if keep_results:
                         results.append(
                             RecordResult(
@@ -129,6 +169,7 @@ class Ingestor:
                                 status="accepted",
                                 source_key=outcome.source_key,
                                 event_id=str(event.event_id),
+                                field_issues=outcome.field_issues,
                             )
                         )
                 else:
@@ -149,6 +190,9 @@ class Ingestor:
                 batch.append(rejection)
                 report.rejected += 1
                 reasons[row.reason.value] += 1
+                for error in row.errors or [FieldError(code=row.reason.value, message="")]:
+                    value = _value_at(row.data, error.field)
+                    tally.add("rejected", row.reason.value, error.field, row.row_number, value)
                 if keep_results:
                     results.append(
                         RecordResult(
@@ -170,6 +214,8 @@ class Ingestor:
             progress(report.total)
 
         report.rejected_by_reason = dict(sorted(reasons.items()))
+        report.problems = tally.counts()
+        report.quarantined_by_field = tally.by_field("quarantined")
         report.duration_seconds = round(time.perf_counter() - started, 3)
         if report.duration_seconds > 0:
             report.records_per_second = round(report.total / report.duration_seconds, 1)
@@ -182,9 +228,44 @@ class Ingestor:
                 "accepted": report.accepted,
                 "rejected": report.rejected,
                 "rejected_by_reason": report.rejected_by_reason,
+                "quarantined": report.quarantined,
+                "quarantined_by_field": report.quarantined_by_field,
             },
         )
         return report
+
+
+class _ProblemTally:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, str | None], ProblemCount] = {}
+
+    def add(self, outcome: str, reason: str, field: str | None, row: int, value: Any) -> None:
+        key = (outcome, reason, field)
+        count = self._counts.get(key)
+        if count is None:
+            count = self._counts[key] = ProblemCount(outcome=outcome, reason=reason, field=field)
+        count.count += 1
+        if len(count.examples) < MAX_EXAMPLES:
+            text = None if value is None else str(value)[:_EXAMPLE_CHARS]
+            count.examples.append(ProblemExample(row=row, value=text))
+
+    def counts(self) -> list[ProblemCount]:
+        return sorted(
+            self._counts.values(), key=lambda c: (c.outcome, -c.count, c.reason, c.field or "")
+        )
+
+    def by_field(self, outcome: str) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for (kind, _, field), count in self._counts.items():
+            if kind == outcome:
+                out[field or "(record)"] += count.count
+        return dict(sorted(out.items()))
+
+
+def _value_at(data: Mapping[str, Any] | None, field: str | None) -> Any:
+    if not data or not field:
+        return None
+    return data.get(field.split(".")[0])
 
 
 def _source_key(data: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> str | None:

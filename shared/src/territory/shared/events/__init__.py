@@ -29,7 +29,10 @@ from territory.shared.events.client import (
     ClientReceived,
     ClientRecord,
     FieldError,
+    FieldIssue,
     Segment,
+    fold_segment_label,
+    segment_aliases,
 )
 from territory.shared.events.commands import (
     DedupeCommand,
@@ -72,6 +75,7 @@ from territory.shared.events.validators import (
     OptionalCode,
     OptionalId,
     OptionalLongText,
+    OptionalPostalCode,
     OptionalShortText,
     RequiredId,
     RequiredName,
@@ -115,6 +119,7 @@ __all__ = [
     "DedupeDecision",
     "Event",
     "FieldError",
+    "FieldIssue",
     "GoldenClient",
     "MatchEvidence",
     "MessagePosition",
@@ -123,6 +128,7 @@ __all__ = [
     "OptionalCode",
     "OptionalId",
     "OptionalLongText",
+    "OptionalPostalCode",
     "OptionalShortText",
     "PayloadT",
     "RejectReason",
@@ -139,5 +145,7 @@ __all__ = [
     "SourceRecordRef",
     "UtcDatetime",
     "clean_text",
+    "fold_segment_label",
+    "segment_aliases",
     "validate_lei",
 ]

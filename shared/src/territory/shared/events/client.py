@@ -1,16 +1,32 @@
-"""`client.received`: a client record as an upstream CRM sends it."""
+"""`client.received`: a client record as an upstream CRM sends it.
+
+Field-level quarantine: only an unusable record is refused (no `source_system`,
+`source_id` or `name`, or not an object at all). An invalid *optional* value (an LEI or tax
+id with wrong check digits, an unknown segment, a malformed e-mail / website / postcode, a
+negative figure, an unknown country, ...) keeps the record: the clean field is left empty
+(an unknown segment becomes `Other`), and the record carries one `FieldIssue` per refused
+value with the raw value preserved. The rule lives in the model, so every consumer applies
+it (upstream CRMs may publish `client.received` directly), and validating a quarantined
+record again gives the same record (the same issues, none twice).
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
+from functools import cache
+from importlib.resources import files
 from typing import Annotated, Any, ClassVar, Literal, Self
 
+import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -26,6 +42,7 @@ from territory.shared.events.validators import (
     OptionalCode,
     OptionalId,
     OptionalLongText,
+    OptionalPostalCode,
     OptionalShortText,
     RequiredId,
     RequiredName,
@@ -52,14 +69,27 @@ class Segment(StrEnum):
     OTHER = "Other"
 
 
-_SEGMENT_ALIASES = {s.value.casefold(): s for s in Segment} | {
-    "pension fund": Segment.PENSION,
-    "asset management": Segment.ASSET_MANAGER,
-    "sovereign wealth fund": Segment.SOVEREIGN,
-    "swf": Segment.SOVEREIGN,
-    "insurer": Segment.INSURANCE,
-    "family office": Segment.FAMILY_OFFICE,
-}
+_LABEL_PUNCTUATION = re.compile(r"[\s\-_/.,()]+")
+
+
+def fold_segment_label(label: str) -> str:
+    """The form a segment label is looked up by: case-folded, '&' as 'and', punctuation as
+    one space (so "Sovereign-Wealth", "sovereign wealth" and "SOVEREIGN  WEALTH" agree)."""
+    text = label.casefold().replace("&", " and ")
+    return _LABEL_PUNCTUATION.sub(" ", text).strip()
+
+
+@cache
+def segment_aliases() -> dict[str, Segment]:
+    """Folded label → segment, from the shipped data file `data/segment_aliases.yaml`."""
+    text = files("territory.shared").joinpath("data/segment_aliases.yaml").read_text("utf-8")
+    table: dict[str, list[str]] = yaml.safe_load(text)
+    aliases = {fold_segment_label(s.value): s for s in Segment}
+    for segment_name, labels in table.items():
+        segment = Segment(segment_name)
+        for label in labels or ():
+            aliases[fold_segment_label(label)] = segment
+    return aliases
 
 
 class FieldError(BaseModel):
@@ -70,6 +100,55 @@ class FieldError(BaseModel):
     field: str | None = Field(None, description="Dotted path of the offending field.")
     code: str = Field(..., description="Machine-readable code, e.g. `missing`, `invalid_lei`.")
     message: str
+
+
+class FieldIssue(BaseModel):
+    """One optional value a record arrived with and the contract did not accept.
+
+    The record is kept; the clean field is left empty (or mapped: an unknown segment is
+    `Other`) and `raw` keeps the value as received (text-cleaned, at most 500 characters),
+    so it stays visible and usable: dedupe may compare the raw `lei` / `tax_id` of two
+    records as weak evidence.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str = Field(..., description="The contract field the value was sent for.")
+    code: str = Field(
+        ..., description="Machine-readable rule broken: `invalid_lei`, `unknown_segment`, …"
+    )
+    raw: str | None = Field(None, description="The value as received (may be PII: tax_id).")
+    message: str = Field(..., description="The rule broken, for people.")
+
+    @property
+    def identity(self) -> tuple[str, str, str | None]:
+        return (self.field, self.code, self.raw)
+
+
+# Errors on these fields make a record unusable: it is refused (dead letter), never kept.
+REQUIRED_FIELDS = frozenset({"source_system", "source_id", "name"})
+_RAW_LIMIT = 500
+
+
+def _raw_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = clean_text(value)
+    elif isinstance(value, (int, float, bool)) or not isinstance(value, (dict, list, tuple)):
+        text = str(value)
+    else:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    return text[:_RAW_LIMIT] if text is not None else None
+
+
+def _issue_code(field: str, error: Any) -> str:
+    code = str(error["type"])
+    if code == "value_error" and field.endswith("email"):
+        return "invalid_email"
+    if field == "segment" and code == "invalid_segment":
+        return "unknown_segment"
+    return code
 
 
 class ClientRecord(BaseModel):
@@ -96,7 +175,7 @@ class ClientRecord(BaseModel):
     country: str | None = Field(None, description="ISO 3166-1 alpha-2.", examples=["CA"])
     state: OptionalShortText = None
     city: OptionalShortText = None
-    postal_code: OptionalCode = None
+    postal_code: OptionalPostalCode = None
     address: OptionalLongText = None
     aum_usd: NonNegativeMoney = Field(None, description="Assets under management, USD.")
     annual_revenue_usd: NonNegativeMoney = None
@@ -115,10 +194,91 @@ class ClientRecord(BaseModel):
     updated_at: UtcDatetime | None = Field(
         None, description="Upstream modification time (orders updates of one record)."
     )
+    field_issues: list[FieldIssue] = Field(
+        default_factory=list,
+        description=(
+            "Optional values refused by the contract (field-level quarantine): the clean "
+            "field is empty (an unknown segment is `Other`) and `raw` keeps the value sent."
+        ),
+    )
 
     @property
     def source_key(self) -> str:
         return f"{self.source_system}:{self.source_id}"
+
+    def quarantined_raw(self, field: str) -> str | None:
+        """The raw value refused for `field` (e.g. an LEI with wrong check digits), if any."""
+        for issue in self.field_issues:
+            if issue.field == field and issue.raw is not None:
+                return issue.raw
+        return None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _quarantine(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Keep a record whose only problems are optional values: drop (or map) each bad
+        value, record it as a `FieldIssue`, validate again. Clean records pass the first
+        `handler` call, so the hot path pays one extra function call."""
+        try:
+            return handler(data)
+        except ValidationError as first:
+            if not isinstance(data, dict):
+                raise
+            error: ValidationError = first
+        data = dict(data)
+        issues: list[FieldIssue] = []
+        seen: set[tuple[str, str, str | None]] = set()
+        # Each round removes at least one field, so this ends; errors on required fields
+        # (or not on any one field) are raised as they are: the record is unusable.
+        for _ in range(len(cls.model_fields) + 1):
+            bad: dict[str, Any] = {}
+            for err in error.errors(include_url=False):
+                loc = err["loc"]
+                field = loc[0] if loc else None
+                if not isinstance(field, str) or field in REQUIRED_FIELDS:
+                    raise error
+                if field not in cls.model_fields:
+                    raise error
+                bad.setdefault(field, err)
+            if "field_issues" in bad:
+                # Issues are optional too: a malformed list is dropped (and said so).
+                raw = data.pop("field_issues", None)
+                issue = FieldIssue(
+                    field="field_issues",
+                    code="invalid_field_issues",
+                    raw=_raw_text(raw),
+                    message=str(bad.pop("field_issues")["msg"]),
+                )
+                issues.append(issue)
+                seen.add(issue.identity)
+            else:
+                for old in data.get("field_issues") or ():
+                    if not isinstance(old, FieldIssue):
+                        old = FieldIssue.model_validate(old)
+                    if old.identity not in seen:
+                        seen.add(old.identity)
+                        issues.append(old)
+            for field, err in bad.items():
+                raw = data.pop(field, None)
+                issue = FieldIssue(
+                    field=field,
+                    code=_issue_code(field, err),
+                    raw=_raw_text(raw),
+                    message=err["msg"],
+                )
+                if issue.identity not in seen:
+                    seen.add(issue.identity)
+                    issues.append(issue)
+                if field == "segment":
+                    data["segment"] = Segment.OTHER
+            data["field_issues"] = issues
+            try:
+                return handler(data)
+            except ValidationError as again:
+                error = again
+                issues = []
+                seen = set()
+        raise error
 
     @model_validator(mode="before")
     @classmethod
@@ -151,12 +311,12 @@ class ClientRecord(BaseModel):
     @classmethod
     def _segment(cls, value: Any) -> Any:
         if isinstance(value, str):
-            found = _SEGMENT_ALIASES.get(value.casefold())
+            found = segment_aliases().get(fold_segment_label(value))
             if found is None:
                 raise PydanticCustomError(
                     "invalid_segment",
-                    "unknown segment '{value}'; expected one of: {allowed}",
-                    {"value": value, "allowed": ", ".join(s.value for s in Segment)},
+                    "unknown segment '{value}' (not in segment_aliases.yaml); kept as Other",
+                    {"value": value},
                 )
             return found
         return value

@@ -88,24 +88,55 @@ _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{
 
 
 _LEI = re.compile(r"^[0-9A-Z]{18}[0-9]{2}$")
+_ALNUM = re.compile(r"^[0-9A-Z]*$")
 
 
 def validate_lei(value: str) -> str:
-    """ISO 17442: 20 characters, ISO 7064 mod 97-10 check digits. Returns the compact form.
+    """ISO 17442: 18 letters or digits, then 2 check digits (ISO 7064 mod 97-10). Returns
+    the compact form; the error says which of the rules is broken.
 
     Computed directly: python-stdnum's generic clean-up step cost more than all other field
     checks together on the ingestion path.
     """
     lei = value.replace(" ", "").replace("-", "").upper()
     if not _LEI.match(lei):
+        if len(lei) != 20:
+            why = f"must be 20 characters (18 letters or digits + 2 check digits), got {len(lei)}"
+        elif not _ALNUM.match(lei):
+            why = "must contain only letters A-Z and digits"
+        else:
+            why = "must be 18 letters or digits followed by 2 check digits (0-9)"
         raise PydanticCustomError(
-            "invalid_lei", "'{value}' is not a valid LEI: 20 letters and digits", {"value": value}
+            "invalid_lei", "'{value}' is not a valid LEI: {why}", {"value": value, "why": why}
         )
     if int("".join(str(int(ch, 36)) for ch in lei)) % 97 != 1:
         raise PydanticCustomError(
-            "invalid_lei", "'{value}' is not a valid LEI: wrong check digits", {"value": value}
+            "invalid_lei",
+            "'{value}' is not a valid LEI: wrong check digits (ISO 7064 mod 97-10)",
+            {"value": value},
         )
     return lei
+
+
+# A postcode anywhere: 2-12 letters, digits, spaces or hyphens with at least one digit (GB,
+# CA, NL and IE codes mix letters and digits; none is letters only).
+_POSTCODE = re.compile(r"^(?=[^0-9]*[0-9])[0-9A-Z][0-9A-Z -]{0,10}[0-9A-Z]$")
+
+
+def validate_postal_code(value: Any) -> Any:
+    if isinstance(value, str) and not _POSTCODE.match(value.upper()):
+        raise PydanticCustomError(
+            "invalid_postal_code",
+            "'{value}' is not a postcode: 2-12 letters, digits, spaces or hyphens"
+            " with at least one digit",
+            {"value": value},
+        )
+    return value
+
+
+OptionalPostalCode = (
+    Annotated[str, Field(max_length=40), AfterValidator(validate_postal_code)] | None
+)
 
 
 def _check_tax_id(tax_id: str, country: str) -> None:
