@@ -203,7 +203,13 @@ def build_report(
         )
     quality = None
     if truth is not None:
-        predicted = {key: member.client_id for key, member in engine.records.items()}
+        aliases = set(engine.reused.values())
+        predicted = {
+            key: member.client_id for key, member in engine.records.items() if key not in aliases
+        }
+        for source_key, alias in engine.reused.items():
+            # A reused source key names its newest incarnation (as the truth's last row).
+            predicted[source_key] = engine.records[alias].client_id
         for key in refused_keys:
             predicted.setdefault(key, f"refused:{key}")  # a client not placed: alone
         quality = measure(predicted, truth)
