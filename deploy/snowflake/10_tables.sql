@@ -75,6 +75,22 @@ CREATE TABLE IF NOT EXISTS "CORE"."CLIENT_HIERARCHY".client_dim (
 	CONSTRAINT pk_client_dim PRIMARY KEY (client_id)
 );
 
+CREATE TABLE IF NOT EXISTS "CORE"."CLIENT_HIERARCHY".client_field_issues (
+	source_key VARCHAR(200) NOT NULL,
+	issue_no INTEGER NOT NULL,
+	client_id VARCHAR(128),
+	source_system VARCHAR(64) NOT NULL,
+	source_id VARCHAR(128) NOT NULL,
+	field VARCHAR(64) NOT NULL,
+	code VARCHAR(64) NOT NULL,
+	raw TEXT,
+	message TEXT NOT NULL,
+	last_event_id VARCHAR(36) NOT NULL,
+	occurred_at TIMESTAMP_TZ NOT NULL,
+	loaded_at TIMESTAMP_TZ NOT NULL,
+	CONSTRAINT pk_client_field_issues PRIMARY KEY (source_key, issue_no)
+);
+
 CREATE TABLE IF NOT EXISTS "CORE"."CLIENT_HIERARCHY".client_source_record (
 	client_id VARCHAR(128) NOT NULL,
 	source_key VARCHAR(200) NOT NULL,

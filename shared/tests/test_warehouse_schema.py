@@ -14,8 +14,8 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def test_migrate_creates_every_table_and_is_idempotent(warehouse):
-    assert current_revision(warehouse) == head_revision() == "0002"
-    assert migrate(warehouse) == "0002"  # second run: nothing to do, no error
+    assert current_revision(warehouse) == head_revision() == "0003"
+    assert migrate(warehouse) == "0003"  # second run: nothing to do, no error
     with warehouse.connect() as conn:
         for table in s.metadata.sorted_tables:
             assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
@@ -103,3 +103,16 @@ def test_embedded_warehouse_lets_readers_and_the_writer_work_at_once(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     writer.dispose()
     reader.dispose()
+
+
+def test_a_warehouse_at_0002_gains_the_field_issue_table(tmp_path):
+    from territory.shared.warehouse.engine import create_warehouse_engine
+
+    engine = create_warehouse_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    assert migrate(engine, "0002") == "0002"
+    with engine.begin() as conn:  # a database created before 0003 existed
+        conn.execute(text("DROP TABLE client_field_issues"))
+    assert migrate(engine) == "0003"
+    with engine.connect() as conn:
+        assert "client_field_issues" in set(inspect(conn).get_table_names())
+        assert conn.execute(select(func.count()).select_from(s.client_field_issues)).scalar() == 0

@@ -256,3 +256,33 @@ def test_a_review_decision_closes_the_open_review_row(warehouse, action, status)
     with warehouse.connect() as conn:
         row = conn.execute(select(s.dedupe_review)).mappings().one()
     assert row["status"] == status
+
+
+def test_field_issues_land_one_row_each_with_their_golden_client(warehouse):
+    dirty = received("001", minute=0, lei="5493001KJTIIGC8Y1R19", segment="Casino", aum_usd="-3")
+    assert len(dirty.payload.field_issues) == 3
+    fi = s.client_field_issues
+
+    def issues():
+        with warehouse.connect() as conn:
+            return sorted(
+                conn.execute(
+                    select(fi.c.client_id, fi.c.source_key, fi.c.field, fi.c.code, fi.c.raw)
+                ).tuples()
+            )
+
+    write(warehouse, [dirty, received("002", "Clean Bank", minute=0)], batch_id="b1")
+    assert issues() == [
+        (None, "salesforce:001", "aum_usd", "greater_than_equal", "-3"),
+        (None, "salesforce:001", "lei", "invalid_lei", "5493001KJTIIGC8Y1R19"),
+        (None, "salesforce:001", "segment", "unknown_segment", "Casino"),
+    ]
+    # Dedupe's golden client links them; a redelivery changes nothing.
+    write(warehouse, [golden("c1", ["001"], minute=1)], batch_id="b2")
+    write(warehouse, [dirty, golden("c1", ["001"], minute=1)], batch_id="b3")
+    assert {row[0] for row in issues()} == {"c1"}
+    assert len(issues()) == 3
+    # A newer version with the LEI corrected clears that issue, keeps the client link.
+    fixed = received("001", minute=5, segment="Casino", lei="5493001KJTIIGC8Y1R12")
+    write(warehouse, [fixed], batch_id="b4")
+    assert issues() == [("c1", "salesforce:001", "segment", "unknown_segment", "Casino")]

@@ -69,6 +69,8 @@ MASKED_COLUMNS: dict[Pii, tuple[Column[object], ...]] = {
         s.raw_clients.c.payload,
         s.clients_staging.c.tax_id,
         s.client_dim.c.tax_id,
+        # A quarantined value as received: a tax id or an e-mail when field says so.
+        s.client_field_issues.c.raw,
     ),
     Pii.EMAIL: (
         s.clients_staging.c.advisor_email_hint,

@@ -82,6 +82,28 @@ def staging_row(event: ClientReceived, *, now: datetime) -> Row:
     }
 
 
+def field_issue_rows(event: ClientReceived, *, client_id: str | None, now: datetime) -> list[Row]:
+    """One row per field issue of a source record (field-level quarantine)."""
+    record = event.payload
+    return [
+        {
+            "source_key": record.source_key,
+            "issue_no": n,
+            "client_id": client_id,
+            "source_system": record.source_system,
+            "source_id": record.source_id,
+            "field": issue.field,
+            "code": issue.code,
+            "raw": issue.raw,
+            "message": issue.message,
+            "last_event_id": str(event.event_id),
+            "occurred_at": event.occurred_at,
+            "loaded_at": now,
+        }
+        for n, issue in enumerate(record.field_issues)
+    ]
+
+
 def client_row(event: ClientDeduplicated, *, now: datetime) -> Row:
     golden = event.payload
     return {

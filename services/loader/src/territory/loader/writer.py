@@ -155,11 +155,13 @@ class WarehouseWriter:
 
     def _load_staging(self, conn: Connection, events: list[ClientReceived], now: datetime) -> None:
         latest: dict[str, r.Row] = {}
+        events_by_key: dict[str, ClientReceived] = {}
         for event in events:
             row = r.staging_row(event, now=now)
             known = latest.get(row["source_key"])
             if known is None or _order(row) >= _order(known):
                 latest[row["source_key"]] = row
+                events_by_key[row["source_key"]] = event
         if not latest:
             return
         t = s.clients_staging
@@ -177,6 +179,53 @@ class WarehouseWriter:
             if key not in existing or _order(row) >= _order(existing[key])
         ]
         self.bulk.upsert(conn, t, newer, ["source_key"])
+        self._load_field_issues(conn, [events_by_key[row["source_key"]] for row in newer], now)
+
+    def _load_field_issues(
+        self, conn: Connection, events: list[ClientReceived], now: datetime
+    ) -> None:
+        """The field issues of each source record's latest version replace its earlier
+        ones (a corrected value clears its issue); the golden client comes from lineage."""
+        fi, lineage = s.client_field_issues, s.client_source_record
+        keys = sorted(e.payload.source_key for e in events)
+        owner: dict[str, str] = {}
+        for chunk in chunks(keys):
+            conn.execute(delete(fi).where(fi.c.source_key.in_(chunk)))
+            for key, cid in conn.execute(
+                select(lineage.c.source_key, lineage.c.client_id).where(
+                    lineage.c.source_key.in_(chunk)
+                )
+            ).tuples():
+                owner[key] = max(cid, owner.get(key, cid))
+        rows = [
+            row
+            for e in events
+            if e.payload.field_issues
+            for row in r.field_issue_rows(e, client_id=owner.get(e.payload.source_key), now=now)
+        ]
+        self.bulk.insert_new(conn, fi, rows, ["source_key", "issue_no"])
+
+    def _link_field_issues(self, conn: Connection, lineage_rows: list[r.Row]) -> None:
+        """Point each source record's field issues at its (new) golden client."""
+        fi = s.client_field_issues
+        owner: dict[str, str] = {}
+        for row in lineage_rows:
+            owner[row["source_key"]] = row["client_id"]
+        by_client: dict[str, list[str]] = {}
+        for key, cid in owner.items():
+            by_client.setdefault(cid, []).append(key)
+        # Only source keys that have issues cost an UPDATE.
+        with_issues: set[str] = set()
+        for chunk in chunks(sorted(owner)):
+            with_issues.update(
+                conn.execute(
+                    select(fi.c.source_key).where(fi.c.source_key.in_(chunk)).distinct()
+                ).scalars()
+            )
+        for cid, keys in sorted(by_client.items()):
+            hit = [k for k in keys if k in with_issues]
+            if hit:
+                conn.execute(update(fi).where(fi.c.source_key.in_(hit)).values(client_id=cid))
 
     def _load_clients(
         self, conn: Connection, events: list[ClientDeduplicated], now: datetime
@@ -222,12 +271,14 @@ class WarehouseWriter:
         lineage = s.client_source_record
         for chunk in chunks(ids):
             conn.execute(delete(lineage).where(lineage.c.client_id.in_(chunk)))
+        linked = [row for e in accepted if not e.payload.retired for row in r.lineage_rows(e)]
         self.bulk.insert_new(
             conn,
             lineage,
             [row for e in accepted for row in r.lineage_rows(e)],
             ["client_id", "source_key"],
         )
+        self._link_field_issues(conn, linked)
         for e in accepted:
             if e.payload.merged_client_ids:
                 conn.execute(

@@ -221,6 +221,28 @@ dedupe_review = Table(
     comment="Dedupe review queue: possible_duplicate decisions with their evidence.",
 )
 
+client_field_issues = Table(
+    "client_field_issues",
+    metadata,
+    Column("source_key", SourceKey, primary_key=True),
+    Column("issue_no", Integer, primary_key=True),  # position in the record's field_issues
+    Column("client_id", ClientId, index=True),  # golden client (from lineage; NULL until deduped)
+    Column("source_system", String(64), nullable=False),
+    Column("source_id", String(128), nullable=False),
+    Column("field", String(64), nullable=False, index=True),
+    Column("code", String(64), nullable=False, index=True),
+    Column("raw", Text),  # the value as received: PII when field is tax_id / advisor_email
+    Column("message", Text, nullable=False),
+    Column("last_event_id", EventId, nullable=False),
+    Column("occurred_at", Timestamp, nullable=False),
+    Column("loaded_at", Timestamp, nullable=False),
+    schema=CORE_HIERARCHY,
+    comment=(
+        "Field-level quarantine: one row per refused optional value of the latest version "
+        "of each source record, with its golden client."
+    ),
+)
+
 rejected_records = Table(
     "rejected_records",
     metadata,
@@ -375,6 +397,7 @@ CORE_TABLES = (
     client_dim,
     client_source_record,
     dedupe_review,
+    client_field_issues,
     rejected_records,
     territory_dim,
     territory_advisor,
