@@ -20,6 +20,8 @@ CANDIDATE = {"document": {"version": "9.9", "territories": [], "advisors": []}}
 # (method, route template, concrete path, body, roles allowed, success status)
 ENDPOINTS = [
     ("GET", "/api/summary", "/api/summary", None, EVERYONE, 200),
+    ("GET", "/api/data-quality", "/api/data-quality", None, EVERYONE, 200),
+    ("GET", "/api/data-quality/issues", "/api/data-quality/issues", None, EVERYONE, 200),
     ("GET", "/api/territories", "/api/territories", None, EVERYONE, 200),
     ("GET", "/api/territories/{territory_id}", "/api/territories/emea-uk", None, EVERYONE, 200),
     (

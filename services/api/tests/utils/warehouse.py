@@ -111,6 +111,39 @@ def _client_rows() -> list[dict[str, Any]]:
     return rows
 
 
+# Quarantined values (field-level quarantine): (client_id, source_key, field, code, raw).
+FIELD_ISSUES = [
+    ("c-na-1", "salesforce:c-na-1", "lei", "invalid_lei", "5493001KJTIIGC8Y1R19"),
+    ("c-na-1", "hubspot:c-na-1", "tax_id", "invalid_tax_id", "98-7654321X"),
+    ("c-na-3", "salesforce:c-na-3", "segment", "unknown_segment", "Casino"),
+    ("c-emea-1", "salesforce:c-emea-1", "segment", "unknown_segment", "Sovereign Wealthy"),
+    ("c-emea-1", "hubspot:c-emea-1", "advisor_email", "invalid_email", "ann.at.example"),
+    ("c-apac-1", "salesforce:c-apac-1", "aum_usd", "greater_than_equal", "-5"),
+    ("c-na-retired", "salesforce:c-na-retired", "lei", "invalid_lei", "X"),  # never counts
+    (None, "csv:not-yet-deduped", "lei", "invalid_lei", "Y"),  # no client yet: never counts
+]
+
+
+def _field_issue_rows() -> list[dict[str, Any]]:
+    return [
+        {
+            "source_key": key,
+            "issue_no": 0,
+            "client_id": cid,
+            "source_system": key.split(":")[0],
+            "source_id": key.split(":")[1],
+            "field": field,
+            "code": code,
+            "raw": raw,
+            "message": f"'{raw}' is refused ({code})",
+            "last_event_id": eid(f"ev-fi-{key}"),
+            "occurred_at": NOW,
+            "loaded_at": LOADED,
+        }
+        for cid, key, field, code, raw in FIELD_ISSUES
+    ]
+
+
 def fill(engine: Engine) -> None:
     create_all(engine)
     clients = _client_rows()
@@ -188,6 +221,7 @@ def fill(engine: Engine) -> None:
                 )
         conn.execute(insert(wh.client_source_record), sources)
         conn.execute(insert(wh.clients_staging), staging)
+        conn.execute(insert(wh.client_field_issues), _field_issue_rows())
         facts = []
         for row in clients:
             if row["retired"] or row["territory_id"] is None:

@@ -17,6 +17,7 @@ from territory.api.routes import (
     clients,
     conflicts,
     dedupe,
+    quality,
     rulesets,
     summary,
     territories,
@@ -69,6 +70,7 @@ def create_app(settings: ApiSettings, *, manage_runtime: bool = True) -> FastAPI
         assignments,
         conflicts,
         dedupe,
+        quality,
         rulesets,
     ):
         app.include_router(module.router)

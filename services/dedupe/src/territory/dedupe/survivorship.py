@@ -125,7 +125,7 @@ class Survivorship:
         parent golden client, so the golden hierarchy reads like any source's."""
         values: dict[str, Any] = {}
         place = self.best(members, "address") or self.best(members, "city")
-        place = place or self.best(members, "country")
+        place = place or self.best(members, "country") or self.best(members, "region")
         for name in ADDRESS_FIELDS:
             values[name] = getattr(place, name) if place is not None else None
         if values["region"] is None and values["country"] is not None:

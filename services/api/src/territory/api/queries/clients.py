@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from territory.api.deps import Page
 from territory.api.masking import Masker
+from territory.api.queries import quality
 from territory.api.queries.assignments import assignment_columns, assignment_record
 from territory.api.queries.common import fetch_page, in_scope, order_by, scoped, visible_clients
 from territory.api.schemas import (
@@ -235,6 +236,7 @@ def client_detail(
         current_assignment=current,
         history=history,
         masked=mask.masked_fields,
+        field_issues=quality.client_issues(session, mask, client_id),
     )
 
 

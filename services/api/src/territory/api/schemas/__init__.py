@@ -34,6 +34,11 @@ from territory.api.schemas.dedupe import (
     DedupeDecisionRequest,
     DedupeReviewItem,
 )
+from territory.api.schemas.quality import (
+    DataQualitySummary,
+    FieldIssueCount,
+    FieldIssueRecord,
+)
 from territory.api.schemas.rulesets import (
     BlacklistOverride,
     OverridePublished,
@@ -64,8 +69,11 @@ __all__ = [
     "ClientDetail",
     "ClientSummary",
     "ConflictRecord",
+    "DataQualitySummary",
     "DedupeDecisionRequest",
     "DedupeReviewItem",
+    "FieldIssueCount",
+    "FieldIssueRecord",
     "GoldenRecord",
     "HierarchyNode",
     "OverridePublished",

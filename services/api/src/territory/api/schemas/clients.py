@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from territory.api.schemas.assignments import AssignmentRecord
 from territory.api.schemas.common import AdvisorRef
+from territory.api.schemas.quality import FieldIssueRecord
 from territory.shared.events import UtcDatetime
 
 
@@ -67,6 +68,10 @@ class ClientDetail(BaseModel):
     current_assignment: AssignmentRecord | None
     history: list[AssignmentRecord] = Field(..., description="Newest first (at most 200).")
     masked: list[str] = Field(..., description="PII kinds masked for this caller.")
+    field_issues: list[FieldIssueRecord] = Field(
+        default_factory=list,
+        description="Optional values quarantined in the source records (left empty).",
+    )
 
 
 class HierarchyNode(BaseModel):

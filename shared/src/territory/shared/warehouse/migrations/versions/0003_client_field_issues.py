@@ -10,6 +10,7 @@ Revises: 0002
 from __future__ import annotations
 
 from alembic import op
+from sqlalchemy import Connection, Table
 from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 
 from territory.shared.warehouse.engine import backend_of, metadata_for
@@ -22,7 +23,7 @@ depends_on = None
 TABLE = "client_field_issues"
 
 
-def _table():  # type: ignore[no-untyped-def]
+def _table() -> tuple[Connection, Table]:
     bind = op.get_bind()
     for table in metadata_for(backend_of(bind.engine)).tables.values():
         if table.name == TABLE:
