@@ -1,17 +1,26 @@
 """Generate the sample data set: institutional clients from four CRMs, with duplicates.
 
-    python data/sample/generate.py [--entities 1800] [--seed 7] [--out data/sample]
+    python data/sample/generate.py [--organisations 1800] [--seed 7] [--out data/sample]
+    python data/sample/generate.py --organisations 20000 -o /tmp/dirty.csv   # ~36k rows
 
 Writes (deterministic for a given seed):
 - clients.csv  every source record, as CRM exports would send them (with source_system)
-- truth.csv    the ground truth: which real organisation each source record belongs to,
-               and its parent organisation (for dedupe quality measurements)
+- truth.csv    the ground truth, one row per clients.csv row in the same order: which real
+               organisation each source record belongs to, its parent organisation (for
+               dedupe quality measurements) and the dirt the row was given (`dirt`:
+               `unusable:<field>` for a row the contract must refuse, `<field>` for each
+               optional value it must quarantine, `reused_source_key`; `;`-separated)
+With `-o FILE` the records go to FILE and the truth beside it (`FILE` stem + `.truth.csv`).
 
 What makes it realistic: the same organisation appears in 1-3 systems with the variations
 that CRM data really has (legal suffix forms, '&'/'and', abbreviations, dropped accents,
 typos, casing, address and website formats, missing fields), a few same-system duplicates
 and later updates of a record, parent groups with subsidiaries whose names contain the
-parent's ("X Holdings" / "X Holdings Europe": not the same client), and ~2% invalid rows.
+parent's ("X Holdings" / "X Holdings Europe": not the same client), and dirt: ~6% of rows
+carry invalid optional values the contract quarantines (LEIs and tax ids with bad check
+digits, free-text or misspelt segment labels, malformed e-mails / websites / postcodes,
+negative figures, unknown countries), ~1% are unusable (blank name or source id: refused),
+and ~0.3% reuse an existing source key for another organisation.
 """
 
 from __future__ import annotations
@@ -360,7 +369,7 @@ def new_org(rng: random.Random, n: int, parent: Org | None = None) -> Org:
     slug = "".join(
         ch
         for ch in unicodedata.normalize("NFKD", name.split()[0] + name.split()[-1]).lower()
-        if ch.isalnum()
+        if ch.isascii() and ch.isalnum()  # a host name is ASCII ('ø' has no decomposition)
     )
     domain = parent.domain if parent and rng.random() < 0.5 else f"{slug}{n % 97}.example.com"
     return Org(
@@ -484,20 +493,71 @@ def record(
     }
 
 
-def invalid(rng: random.Random, row: dict[str, str]) -> dict[str, str]:
+# Free-text segment labels: some are aliases (mapped clean), the rest quarantined as Other.
+SEGMENT_LABELS = {
+    "Sovereign Wealth": False,
+    "Pension Fund": False,
+    "Pensoin": True,
+    "Hedge Fnd": True,
+    "Endowmnet": True,
+    "Supranational": True,
+}
+
+
+def _bad_lei(lei: str) -> str:
+    digits = int(lei[-2:])
+    return lei[:-2] + f"{(digits + 1) % 100:02d}"  # one off: wrong check digits
+
+
+def unusable(rng: random.Random, row: dict[str, str]) -> tuple[dict[str, str], str]:
+    """A row the contract must refuse (blank required value)."""
     row = dict(row)
-    kind = rng.choice(["name", "country", "aum", "lei", "email"])
-    if kind == "name":
-        row["name"] = ""
-    elif kind == "country":
-        row["country"] = "XX"
-    elif kind == "aum":
-        row["aum_usd"] = "-1500000"
-    elif kind == "lei":
-        row["lei"] = "5493001KJTIIGC8Y1R19"
-    else:
-        row["advisor_email"] = "not-an-email"
-    return row
+    field = rng.choice(["name", "name", "source_id"])
+    row[field] = rng.choice(["", "   "])
+    return row, f"unusable:{field}"
+
+
+def quarantined(rng: random.Random, row: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """A row with one or two invalid optional values (kept, the values quarantined)."""
+    row = dict(row)
+    dirt: list[str] = []
+    for kind in rng.sample(
+        ["lei", "segment", "email", "website", "postcode", "aum", "employees", "country", "tax"],
+        k=rng.choice([1, 1, 2]),
+    ):
+        if kind == "lei":
+            row["lei"] = _bad_lei(row["lei"] or make_lei(rng))
+            dirt.append("lei")
+        elif kind == "segment":
+            label = rng.choice(sorted(SEGMENT_LABELS))
+            row["segment"] = label
+            if SEGMENT_LABELS[label]:
+                dirt.append("segment")
+        elif kind == "email":
+            row["advisor_email"] = rng.choice(["not-an-email", "j.smith(at)bank.com", "n/a"])
+            dirt.append("advisor_email")
+        elif kind == "website":
+            row["website"] = rng.choice(["n/a", "none", "http://"])
+            dirt.append("website")
+        elif kind == "postcode":
+            row["postal_code"] = rng.choice(["???", "N/A", "unknown"])
+            dirt.append("postal_code")
+        elif kind == "aum":
+            row["aum_usd"] = "-1500000"
+            dirt.append("aum_usd")
+        elif kind == "employees":
+            row["employee_count"] = "-12"
+            dirt.append("employee_count")
+        elif kind == "country":
+            row["country"] = rng.choice(["XX", "Atlantis"])
+            row["tax_id"] = ""  # a tax id is checked against its country: keep this one kind
+            dirt.append("country")
+        else:
+            # (a US EIN has no check digit: only tax ids with one are made wrong)
+            if row["tax_id"] and row["country"] in ("DE", "DEU", "GB", "GBR", "FR"):
+                row["tax_id"] = row["tax_id"][:-1] + str((int(row["tax_id"][-1]) + 1) % 10)
+                dirt.append("tax_id")
+    return row, dirt
 
 
 def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -518,6 +578,7 @@ def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
     rows: list[dict[str, str]] = []
     truth: list[dict[str, str]] = []
     counters = dict.fromkeys(SYSTEMS, 0)
+    reuse_rng = random.Random(seed + 1)  # own stream: the other rows stay as they were
 
     def emit(org: Org, system: str, primary: bool) -> dict[str, str]:
         counters[system] += 1
@@ -555,31 +616,71 @@ def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
             row["employee_count"] = str(int(row["employee_count"] or 100) + 25)
             rows.append(row)
             truth.append(dict(truth[-1]))
-    for i in rng.sample(range(len(rows)), k=len(rows) // 50):
-        rows[i] = invalid(rng, rows[i])
+        if len(rows) > 10 and reuse_rng.random() < 0.005:
+            # A source system reuses an old source id for a new organisation.
+            stranger = new_org(reuse_rng, len(orgs) + 100_000 + len(rows))
+            i = reuse_rng.randrange(len(rows) - 1)
+            old = rows[i]
+            row = record(reuse_rng, stranger, old["source_system"], old["source_id"], True, start)
+            row["parent_source_id"] = ""
+            row["updated_at"] = (
+                datetime.fromisoformat(max(r["updated_at"] for r in rows)) + timedelta(days=1)
+            ).isoformat()
+            rows.append(row)
+            truth.append(
+                {
+                    "source_system": old["source_system"],
+                    "source_id": old["source_id"],
+                    "entity_id": stranger.entity_id,
+                    "parent_entity_id": "",
+                    "dirt": "reused_source_key",
+                }
+            )
+    dirty = rng.sample(range(len(rows)), k=len(rows) * 7 // 100)
+    cut = len(dirty) // 7  # ~1% of the rows unusable, ~6% with quarantined values
+    for n, i in enumerate(dirty):
+        if truth[i].get("dirt"):
+            continue
+        if n < cut:
+            rows[i], mark = unusable(rng, rows[i])
+            truth[i]["dirt"] = mark
+        else:
+            rows[i], marks = quarantined(rng, rows[i])
+            truth[i]["dirt"] = ";".join(marks)
+    for t in truth:
+        t.setdefault("dirt", "")
     return rows, truth
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--entities", type=int, default=1800)
+    parser.add_argument("--organisations", "--entities", dest="entities", type=int, default=1800)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="directory")
+    parser.add_argument("-o", "--output", type=Path, help="records file (truth beside it)")
     args = parser.parse_args()
     rows, truth = generate(args.entities, args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "clients.csv").open("w", newline="", encoding="utf-8") as fh:
+    if args.output is not None:
+        clients_path = args.output
+        truth_path = args.output.with_name(args.output.stem + ".truth.csv")
+    else:
+        clients_path, truth_path = args.out / "clients.csv", args.out / "truth.csv"
+    clients_path.parent.mkdir(parents=True, exist_ok=True)
+    with clients_path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    with (args.out / "truth.csv").open("w", newline="", encoding="utf-8") as fh:
+    with truth_path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(
-            fh, fieldnames=["source_system", "source_id", "entity_id", "parent_entity_id"]
+            fh, fieldnames=["source_system", "source_id", "entity_id", "parent_entity_id", "dirt"]
         )
         writer.writeheader()
         writer.writerows(truth)
+    refused = sum(t["dirt"].startswith("unusable") for t in truth)
+    dirty = sum(bool(t["dirt"]) and not t["dirt"].startswith("unusable") for t in truth)
     print(
-        f"{len(rows)} records of {len({t['entity_id'] for t in truth})} organisations -> {args.out}"
+        f"{len(rows)} records of {len({t['entity_id'] for t in truth})} organisations "
+        f"({refused} unusable, {dirty} with quarantined values or a reused key) -> {clients_path}"
     )
 
 

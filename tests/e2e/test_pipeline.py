@@ -29,25 +29,34 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SAMPLE_ROWS = 400
 
 
-def sample_csv(rows: int) -> tuple[bytes, int, int]:
-    """The first `rows` sample records; also how many are valid and how many are not."""
-    with (ROOT / "data" / "sample" / "clients.csv").open(encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        records = [r for _, r in zip(range(rows), reader, strict=False)]
+def sample_csv(rows: int) -> tuple[bytes, int, int, int, set[str]]:
+    """The first `rows` sample records; how many the generator made usable and unusable
+    (its truth file's `dirt` column, checked against the contract), how many carry a
+    quarantined value, and the source keys of the usable ones."""
+    sample = ROOT / "data" / "sample"
+    with (sample / "clients.csv").open(encoding="utf-8") as fh:
+        records = [r for _, r in zip(range(rows), csv.DictReader(fh), strict=False)]
+    with (sample / "truth.csv").open(encoding="utf-8") as fh:
+        truth = [t for _, t in zip(range(rows), csv.DictReader(fh), strict=False)]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(records[0]))
     writer.writeheader()
     writer.writerows(records)
     from territory.shared.events import ClientRecord
 
-    valid = 0
+    unusable = sum(t["dirt"].startswith("unusable") for t in truth)
+    valid = quarantined = 0
+    keys: set[str] = set()
     for r in records:
         try:
-            ClientRecord.model_validate(r)
-            valid += 1
+            record = ClientRecord.model_validate(r)
         except ValueError:
-            pass
-    return out.getvalue().encode(), valid, len(records) - valid
+            continue
+        valid += 1
+        quarantined += bool(record.field_issues)
+        keys.add(record.source_key)
+    assert valid + unusable == len(records), "the contract refuses exactly the unusable rows"
+    return out.getvalue().encode(), valid, unusable, quarantined, keys
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +95,9 @@ def wait_for(check, *, timeout: float = 90.0, what: str) -> object:
 
 def test_records_flow_from_upload_to_the_api(stack):
     ports = stack["ports"]
-    body, valid, invalid = sample_csv(SAMPLE_ROWS)
+    body, valid, invalid, quarantined, keys = sample_csv(SAMPLE_ROWS)
     assert invalid > 0, "the sample should exercise the dead-letter path"
+    assert quarantined > 0, "the sample should exercise the field-level quarantine"
     response = httpx.post(
         f"http://127.0.0.1:{ports['ingestion']}/v1/uploads?filename=sample.csv",
         content=body,
@@ -109,30 +119,51 @@ def test_records_flow_from_upload_to_the_api(stack):
         lambda: count(select(func.count()).select_from(schema.raw_clients)) >= valid,
         what="raw clients",
     )
+    # Dead letters are exactly the unusable rows the generator made (no more, no fewer).
     wait_for(
         lambda: count(select(func.count()).select_from(schema.rejected_records)) >= invalid,
         what="rejected records",
     )
-    # Duplicates collapse: fewer golden clients than valid records, but every one assigned.
-    golden = wait_for(
-        lambda: count(select(func.count()).select_from(schema.client_dim)), what="golden clients"
-    )
-    current = wait_for(
+    # Duplicates collapse: fewer golden clients than valid records, every accepted source
+    # record in the lineage of a live golden client, and every golden client with exactly
+    # one current assignment.
+    dim, lineage, fact = schema.client_dim, schema.client_source_record, schema.assignments_fact
+    live = select(dim.c.client_id).where(dim.c.retired.is_(False))
+    wait_for(
         lambda: (
-            (
-                n := count(
-                    select(func.count())
-                    .select_from(schema.assignments_fact)
-                    .where(schema.assignments_fact.c.is_current.is_(True))
+            count(
+                select(func.count(func.distinct(lineage.c.source_key))).where(
+                    lineage.c.client_id.in_(live)
                 )
             )
-            >= 0.9 * golden
-            and n
+            == len(keys)
         ),
-        what="current assignments",
+        timeout=120,
+        what="every accepted source record in a live golden client",
     )
+    current = fact.c.is_current.is_(True)
+
+    def assigned() -> tuple[int, int, int]:
+        golden = count(select(func.count()).select_from(live.subquery()))
+        clients = count(
+            select(func.count(func.distinct(fact.c.client_id))).where(
+                current, fact.c.client_id.in_(live)
+            )
+        )
+        rows = count(
+            select(func.count()).select_from(fact).where(current, fact.c.client_id.in_(live))
+        )
+        return golden, clients, rows
+
+    wait_for(
+        lambda: (lambda g, c, r: g > 0 and g == c == r)(*assigned()),
+        timeout=120,
+        what="one current assignment per golden client",
+    )
+    golden, clients, rows = assigned()
     assert 0 < golden < valid
-    assert current <= golden
+    assert golden == clients == rows
+    assert count(select(func.count()).select_from(schema.rejected_records)) == invalid
 
     api = f"http://127.0.0.1:{ports['api']}/api"
     admin = {"Authorization": f"Bearer {stack['token']['TERRITORY_ADMIN']}"}

@@ -1,6 +1,6 @@
 """Workloads: N realistic client records (data/sample/generate.py's generator: duplicates
-across and within systems, hierarchies, later updates, ~2% invalid rows) as CSV, and the
-waits that tell when a run is done.
+across and within systems, hierarchies, later updates, ~6% of rows with quarantined values,
+~1% unusable rows, reused source keys) as CSV, and the waits that tell when a run is done.
 """
 
 from __future__ import annotations

@@ -78,3 +78,67 @@ def test_report_thresholds_and_estimate_change_the_decisions(tmp_path):
     assert estimated.exit_code == 0, estimated.output
     both = runner.invoke(app, ["report", str(data), "--estimate", "--model", str(data)])
     assert both.exit_code != 0
+
+
+def test_refused_records_count_as_singletons_against_the_truth(tmp_path):
+    """Two true pairs; one record of each refused (no name). Leaving the refused records
+    out would score a perfect run; counted as singletons, recall is 0."""
+    data, truth = tmp_path / "c.csv", tmp_path / "t.csv"
+    data.write_text(
+        "source_system,source_id,name,country\n"
+        "salesforce,1,Cedar Energy Inc.,CA\n"
+        "hubspot,2,,CA\n"
+        "salesforce,3,Summit Logistics GmbH,DE\n"
+        "hubspot,4,,DE\n",
+        encoding="utf-8",
+    )
+    truth.write_text(
+        "source_system,source_id,entity_id\nsalesforce,1,A\nhubspot,2,A\n"
+        "salesforce,3,B\nhubspot,4,B\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["report", str(data), "--truth", str(truth), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["rejected"] == 2
+    assert report["quality"]["true_pairs"] == 2
+    assert report["quality"]["recall"] == 0.0
+    assert report["quality"]["f1"] == 0.0
+    (problem,) = report["problems"]
+    assert problem["outcome"] == "refused"
+    assert problem["field"] == "name"
+    assert problem["count"] == 2
+    assert [e["row"] for e in problem["examples"]] == [2, 4]
+
+
+def test_truth_with_wrong_columns_says_which_it_expects(tmp_path):
+    data, truth = tmp_path / "c.csv", tmp_path / "t.csv"
+    data.write_text(CSV, encoding="utf-8")
+    truth.write_text("system,id,cluster\nsalesforce,1,E1\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(data), "--truth", str(truth)])
+    assert result.exit_code == 2
+    assert "source_system, source_id, entity_id" in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_quarantined_fields_are_counted_by_field_with_rows(tmp_path):
+    data = tmp_path / "c.csv"
+    data.write_text(
+        "source_system,source_id,name,lei,segment\n"
+        "salesforce,1,Cedar Energy Inc.,5493001KJTIIGC8Y1R13,Hedge Fnd\n"
+        "salesforce,2,Summit Logistics,,Pensoin\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["report", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "quarantined invalid_lei lei: 1 records · first rows 1: '5493001KJTIIGC8Y1R13'" in (
+        result.output
+    )
+    assert "segment: 2 records · first rows 1: 'Hedge Fnd'; 2: 'Pensoin'" in result.output
+
+
+def test_usage_shows_path():
+    result = CliRunner().invoke(app, ["report", "--help"])
+    assert "PATH" in result.output
+    assert "{path}" not in result.output

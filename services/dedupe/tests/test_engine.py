@@ -228,3 +228,77 @@ def test_a_consumed_record_is_not_validated_again_inside_dedupe(monkeypatch):
     assert emitted
     assert {e.record.name for e in emitted} >= {"Acme Pension Fund"}
     assert calls == []
+
+
+def test_a_reused_source_key_is_flagged_not_taken_as_an_update():
+    from territory.dedupe.master import REUSED_SOURCE_KEY
+
+    engine = DedupeEngine()
+    old = make_record(
+        "salesforce",
+        "1",
+        name="Cedar Energy Inc.",
+        country="CA",
+        city="Toronto",
+        postal_code="M5H 2N2",
+        website="cedar.example.com",
+        updated_at=at(1),
+    )
+    first = engine.on_record(old)
+    engine.drain()
+    new = make_record(
+        "salesforce",
+        "1",
+        name="Summit Logistics GmbH",
+        country="DE",
+        city="München",
+        postal_code="80331",
+        updated_at=at(2),
+    )
+    placement = engine.on_record(new)
+    out = engine.drain()
+    assert placement.decision == DedupeDecision.POSSIBLE_DUPLICATE
+    assert not placement.update
+    assert placement.client_id != first.client_id
+    (golden,) = out  # the held client is untouched: nothing re-emitted for it
+    assert golden.client_id == placement.client_id
+    assert golden.record.name == "Summit Logistics GmbH"
+    assert [r.source_key for r in golden.source_records] == ["salesforce:1"]
+    (evidence,) = golden.evidence
+    assert evidence.candidate_client_id == first.client_id
+    assert evidence.reasons[0] == REUSED_SOURCE_KEY
+    assert "Cedar Energy Inc." in evidence.reasons[1]
+    assert "Summit Logistics GmbH" in evidence.reasons[1]
+    held = engine.render(engine.goldens[first.client_id])
+    assert held.record.name == "Cedar Energy Inc."
+    # A later version of the key updates its newest incarnation.
+    later = engine.on_record(new.model_copy(update={"employee_count": 7, "updated_at": at(3)}))
+    assert later.update
+    assert later.client_id == placement.client_id
+    (updated,) = engine.drain()
+    assert updated.record.employee_count == 7
+    # Restored from its events, the master holds both incarnations the same way.
+    restored = DedupeEngine()
+    missing = restored.restore(
+        [held, updated], {"salesforce:1": [old, new, new.model_copy(update={"updated_at": at(3)})]}
+    )
+    assert missing == []
+    assert restored.goldens[first.client_id].members == {"salesforce:1"}
+    assert restored.reused["salesforce:1"] in restored.goldens[placement.client_id].members
+
+
+def test_a_renamed_record_sharing_an_identifier_is_an_update():
+    engine = DedupeEngine()
+    engine.on_record(
+        make_record(
+            "salesforce", "1", name="Cedar Energy Inc.", website="cedar.com", updated_at=at(1)
+        )
+    )
+    placement = engine.on_record(
+        make_record(
+            "salesforce", "1", name="Northwind Power", website="cedar.com", updated_at=at(2)
+        )
+    )
+    assert placement.update
+    (golden,) = engine.drain()
+    assert golden.record.name == "Northwind Power"

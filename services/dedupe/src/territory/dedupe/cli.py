@@ -20,7 +20,7 @@ from rich.table import Table
 
 from territory.dedupe.engine import EngineSettings
 from territory.dedupe.normalize import Profile, profile_of
-from territory.dedupe.report import build_report, read_records, read_truth
+from territory.dedupe.report import TruthFileError, build_report, read_records, read_truth
 from territory.dedupe.scoring import FieldWeights, Thresholds
 from territory.dedupe.settings import DedupeSettings
 from territory.dedupe.training import DedupeModel, estimate_model, load_model, save_model
@@ -76,7 +76,9 @@ def _engine_settings(
 
 @app.command("report")
 def report_command(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="PATH")
+    ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the JSON document here.")
     ] = None,
@@ -100,14 +102,17 @@ def report_command(
     ] = None,
 ) -> None:
     """De-duplicate a CSV / JSONL file of client records (offline, same engine and settings
-    as the service) and report clusters, scored pairs and counts per decision."""
+    as the service) and report clusters, scored pairs, counts per decision and problems by
+    reason and field (first rows). With --truth, refused records count as singletons."""
     settings = load_settings(DedupeSettings)
     engine_settings = _engine_settings(
         settings.dedupe.engine, path, model, estimate, merge_threshold, review_threshold
     )
-    report, _ = build_report(
-        read_records(path), engine_settings, read_truth(truth) if truth else None
-    )
+    try:
+        truth_map = read_truth(truth) if truth else None
+    except TruthFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--truth") from None
+    report, _ = build_report(read_records(path), engine_settings, truth_map)
     document = report.model_dump_json(indent=2)
     if output is not None:
         output.write_text(document, encoding="utf-8")
@@ -119,9 +124,24 @@ def report_command(
     table.add_column("records", justify="right")
     for decision, n in report.counts.items():
         table.add_row(decision, f"{n:,}")
-    table.add_row("rejected (invalid)", f"{report.rejected:,}")
+    table.add_row("rejected (unusable)", f"{report.rejected:,}")
+    table.add_row("quarantined (kept, a field left empty)", f"{report.quarantined:,}")
     table.add_row("[bold]golden clients[/]", f"{report.golden_clients:,}")
     console.print(table)
+    if report.problems:
+        # Plain lines, not a table: the offending values must not be wrapped or cut.
+        console.print("problems by reason and field (first rows: row: value)", markup=False)
+        for p in report.problems:
+            rows = "; ".join(
+                f"{e.row}: {e.value!r}" if e.value is not None else str(e.row) for e in p.examples
+            )
+            console.print(
+                f"  {p.outcome} {p.reason} {p.field or '(record)'}: {p.count:,} records"
+                f" · first rows {rows}",
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
     console.print(
         f"{len(report.clusters):,} clusters of 2+ records · {len(report.review_queue):,} pairs "
         f"to review · {report.records_per_second:,.0f} records/s"

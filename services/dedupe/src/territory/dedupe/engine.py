@@ -17,6 +17,14 @@ input renders the same content and emits nothing: golden ids are derived from so
 (`golden_id`), never from clocks or counters, and every rendering is a pure function of the
 member set.
 
+A reused source key: when a newer version of a known source key shares nothing with the
+version held (`shares_nothing`: no common name word, no equal identifier (LEI, tax id,
+web domain) and no equal address or postcode), the source system has reused the
+key for another organisation. The held client is not overwritten: the new version founds
+its own golden client flagged `possible_duplicate`, with evidence naming the held client,
+the reason `reused_source_key` and both versions. Later versions of the key update that
+newest incarnation (its member key is `reused_member_key`).
+
 Hierarchy: a record's `parent_source_id` names a record of the same source system. The
 golden client's `parent_client_id` is the golden client holding that record; when the
 parent arrives later, moves (merge, split) or is retired, every golden client whose members
@@ -25,14 +33,18 @@ point at it is rendered again, and re-emitted if its parent changed.
 
 from __future__ import annotations
 
+import dataclasses
+
 from territory.dedupe.commands import Commands
 from territory.dedupe.master import (
+    REUSED_SOURCE_KEY,
     EngineSettings,
     Golden,
     Member,
     Placement,
     fingerprint,
     golden_id,
+    reused_member_key,
 )
 from territory.dedupe.matching import Matching
 from territory.dedupe.normalize import Profile, profile_of
@@ -40,6 +52,7 @@ from territory.dedupe.rendering import Rendering
 from territory.shared.events import (
     ClientRecord,
     DedupeDecision,
+    MatchEvidence,
     SourceRecordRef,
 )
 
@@ -54,6 +67,22 @@ __all__ = [
 ]
 
 
+def _stamp(record: ClientRecord) -> str:
+    return record.updated_at.isoformat() if record.updated_at is not None else "unknown"
+
+
+def shares_nothing(old: Profile, new: Profile) -> bool:
+    """Two versions of one source key describe different organisations: no name word in
+    common, and no identifier or place value equal on both sides."""
+    if set(old.tokens) & set(new.tokens) or old.name == new.name:
+        return False
+    for attr in ("lei", "tax_id", "domain", "address", "postal_code"):
+        a, b = getattr(old, attr), getattr(new, attr)
+        if a is not None and a == b:
+            return False
+    return True
+
+
 class DedupeEngine(Matching, Commands, Rendering):
     """Records and commands in, golden clients out. The master state and its restore are
     `master`, candidate scoring `matching`, reviewers' decisions `commands`, golden
@@ -62,13 +91,17 @@ class DedupeEngine(Matching, Commands, Rendering):
     def on_record(self, record: ClientRecord, profile: Profile | None = None) -> Placement:
         """Place one record. `profile` overrides `profile_of(record)` (callers that compare
         attributes the contract has no field for, such as the benchmarks' dates of birth)."""
-        key = record.source_key
+        source_key = record.source_key
+        key = self.reused.get(source_key, source_key)
         ref = SourceRecordRef(
             source_system=record.source_system,
             source_id=record.source_id,
             updated_at=record.updated_at,
         )
         known = self.records.get(key)
+        new_profile = profile
+        if known is not None and shares_nothing(known.profile, profile or profile_of(record)):
+            return self._reused(record, ref, known, new_profile)
         if known is not None:
             if (
                 known.record.updated_at is not None
@@ -87,7 +120,7 @@ class DedupeEngine(Matching, Commands, Rendering):
             self._touch(golden.client_id)
             return Placement(key, golden.client_id, golden.decision, True, [])
 
-        profile = profile or profile_of(record)
+        profile = new_profile or profile_of(record)
         ranked = self.match(profile)
         thresholds = self.settings.thresholds
         limit = self.settings.evidence_limit
@@ -111,6 +144,51 @@ class DedupeEngine(Matching, Commands, Rendering):
         self._link_parent(member)
         self._touch(gid)
         return Placement(key, gid, decision, False, ranked[:limit])
+
+    def _reused(
+        self, record: ClientRecord, ref: SourceRecordRef, known: Member, profile: Profile | None
+    ) -> Placement:
+        """A newer version of a known source key that shares nothing with the held one:
+        a new golden client for review, the held client untouched."""
+        source_key = record.source_key
+        if (
+            known.record.updated_at is not None
+            and record.updated_at is not None
+            and record.updated_at < known.record.updated_at
+        ):
+            return Placement(source_key, known.client_id, DedupeDecision.MERGED, True, [])
+        key = reused_member_key(source_key, record)
+        profile = dataclasses.replace(profile or profile_of(record), source_key=key)
+        comparison = self.scorer.compare(profile, known.profile)
+        gid = golden_id(key)
+        golden = self.goldens.setdefault(gid, Golden(client_id=gid))
+        old_id = self._live(known.client_id) or known.client_id
+        golden.decision = DedupeDecision.POSSIBLE_DUPLICATE
+        golden.trigger = ref
+        golden.evidence = [
+            MatchEvidence(
+                candidate_client_id=old_id,
+                confidence=round(comparison.confidence, 6),
+                field_scores={k: round(v, 3) for k, v in comparison.field_scores.items()},
+                reasons=[
+                    REUSED_SOURCE_KEY,
+                    f"source key {source_key} now names {record.name!r} "
+                    f"(updated {_stamp(record)}); it named {known.record.name!r} "
+                    f"(updated {_stamp(known.record)}), held by {old_id}: name, identifiers "
+                    "and address all disagree, so it is not taken as an update",
+                ],
+            )
+        ]
+        golden.members.add(key)
+        member = Member(record=record, profile=profile, client_id=gid)
+        self.records[key] = member
+        self.reused[source_key] = key
+        self.index.add(profile)
+        self._link_parent(member)
+        self._touch(gid)
+        return Placement(
+            source_key, gid, DedupeDecision.POSSIBLE_DUPLICATE, False, [(old_id, comparison)]
+        )
 
     def seed(self, record: ClientRecord, profile: Profile | None = None) -> str:
         """Add a record as its own golden client without matching (bulk-loading a master

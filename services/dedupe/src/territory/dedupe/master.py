@@ -35,6 +35,16 @@ class EngineSettings(BaseModel):
     evidence_limit: int = Field(5, ge=1, description="Evidence entries kept per event.")
 
 
+REUSED_SOURCE_KEY = "reused_source_key"
+
+
+def reused_member_key(source_key: str, record: ClientRecord) -> str:
+    """The member key of a reused source key's later incarnation (the first keeps the
+    plain source key): `<source key>@reused:<updated_at>`."""
+    stamp = record.updated_at.isoformat() if record.updated_at is not None else "unknown"
+    return f"{source_key}@{REUSED_SOURCE_KEY}:{stamp}"
+
+
 def golden_id(seed: str) -> str:
     """Deterministic golden id: the same founding record always gives the same id."""
     return "gc-" + hashlib.blake2b(seed.encode(), digest_size=10).hexdigest()
@@ -97,6 +107,9 @@ class Master:
         # parent source key -> source keys of records naming it as their parent
         self.children: dict[str, set[str]] = defaultdict(set)
         self.dirty: set[str] = set()
+        # source key -> the member key of its current incarnation, for source keys reused
+        # by their system for another organisation (see `DedupeEngine.on_record`).
+        self.reused: dict[str, str] = {}
 
     def _live(self, client_id: str) -> str | None:
         """The golden id that now holds `client_id` (following merges), if any."""
@@ -154,6 +167,7 @@ class Master:
         records (every version read back, oldest first). Returns the source keys that a
         golden client names but whose record was not found."""
         missing: list[str] = []
+        placed: dict[str, list[tuple[Golden, ClientRecord]]] = defaultdict(list)
         for event in last_events:
             golden = Golden(
                 client_id=event.client_id,
@@ -183,11 +197,20 @@ class Master:
                     (r for r in reversed(versions) if r.updated_at == ref.updated_at),
                     versions[-1],
                 )
-                member = Member(
-                    record=record, profile=profile_of(record), client_id=golden.client_id
-                )
-                golden.members.add(ref.source_key)
-                self.records[ref.source_key] = member
+                placed[ref.source_key].append((golden, record))
+        for source_key, holders in placed.items():
+            # A source key held by several golden clients was reused by its system: the
+            # oldest incarnation keeps the plain key, later ones their `reused` member key.
+            holders.sort(key=lambda h: (h[1].updated_at is not None, h[1].updated_at))
+            for n, (golden, record) in enumerate(holders):
+                key = source_key if n == 0 else reused_member_key(source_key, record)
+                profile = profile_of(record)
+                if key != source_key:
+                    profile.source_key = key
+                    self.reused[source_key] = key
+                member = Member(record=record, profile=profile, client_id=golden.client_id)
+                golden.members.add(key)
+                self.records[key] = member
                 self.index.add(member.profile)
                 self._link_parent(member)
         self.dirty.clear()

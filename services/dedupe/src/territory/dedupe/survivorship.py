@@ -7,17 +7,28 @@ Rules (configurable per field, with a default):
 Members without a value never win (a blank never overwrites a value). Ties fall through to
 the other rules in the order above and finally to the source key, so the golden record is
 a pure function of its member set: the order in which records arrived does not matter.
+
+Bound fields survive together, so the golden record is always one the contract accepts:
+- the place (`address`, `postal_code`, `city`, `state`, `country`) comes from ONE member
+  (the best by `address`, else by `city`, else by `country`) and `region` is that member's
+  (derived from its country when it has none);
+- the `tax_id` comes only from a member whose country is the golden record's country (a
+  tax id is checked against the country it came with; a DE VAT number never sits beside
+  `country=US`). Members of another country never contribute a tax id.
+
+Quarantined field issues: the golden record carries the issues that explain a gap in it
+(see `golden_field_issues`); every member's own issues stay on its source record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from territory.shared.events import ClientRecord, FieldIssue
+from territory.shared.events import ClientRecord, FieldIssue, Segment
 from territory.shared.geo import region_for_country
 
 Rule = Literal["most_recent", "most_complete", "source_priority"]
@@ -30,6 +41,9 @@ SURVIVING_FIELDS = [f for f in ClientRecord.model_fields if f not in NOT_SURVIVI
 # Fields that describe one place: they survive together from one member, so a golden
 # record never pairs the city of one address with the postcode of another.
 ADDRESS_FIELDS = ("country", "state", "city", "postal_code", "address", "region")
+# Fields checked against the member's country: they survive only from members of the
+# golden record's country.
+COUNTRY_BOUND_FIELDS = ("tax_id",)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -55,10 +69,29 @@ def completeness(record: ClientRecord) -> int:
     return sum(getattr(record, f) is not None for f in SURVIVING_FIELDS)
 
 
-def golden_field_issues(members: Sequence[ClientRecord]) -> list[FieldIssue]:
-    """Every member's field issues, each once, in a member-order-free order."""
+def golden_field_issues(
+    members: Sequence[ClientRecord], values: Mapping[str, Any] | None = None
+) -> list[FieldIssue]:
+    """The quarantined values that explain a gap in the golden record: every member's
+    issue (each once, in a member-order-free order) on a field for which no clean value
+    survived (`segment`: the golden segment is `Other`). An issue on a field that survived
+    clean from another member is superseded: it stays on that member's `client.received`
+    record (and in the warehouse's source records), not on the golden client."""
     found = {i.identity: i for m in members for i in m.field_issues}
+    if values is not None:
+        found = {k: i for k, i in found.items() if _gap(values, i.field)}
     return [found[k] for k in sorted(found, key=lambda k: (k[0], k[1], k[2] or ""))]
+
+
+def _quarantined(record: ClientRecord, field: str) -> bool:
+    return any(issue.field == field for issue in record.field_issues)
+
+
+def _gap(values: Mapping[str, Any], field: str) -> bool:
+    if field not in values:
+        return True  # not a surviving field (e.g. field_issues): always said
+    value = values[field]
+    return value is None or (field == "segment" and value == Segment.OTHER)
 
 
 class Survivorship:
@@ -91,21 +124,28 @@ class Survivorship:
         """The golden record; its source key is `golden:<client_id>` and its parent is the
         parent golden client, so the golden hierarchy reads like any source's."""
         values: dict[str, Any] = {}
-        for name in SURVIVING_FIELDS:
-            if name in ADDRESS_FIELDS:
-                continue
-            winner = self.best(members, name)
-            values[name] = getattr(winner, name) if winner is not None else None
         place = self.best(members, "address") or self.best(members, "city")
         place = place or self.best(members, "country") or self.best(members, "region")
         for name in ADDRESS_FIELDS:
             values[name] = getattr(place, name) if place is not None else None
         if values["region"] is None and values["country"] is not None:
             values["region"] = region_for_country(values["country"])
+        same_country = [m for m in members if m.country == values["country"]]
+        for name in SURVIVING_FIELDS:
+            if name in ADDRESS_FIELDS:
+                continue
+            pool = same_country if name in COUNTRY_BOUND_FIELDS else members
+            if name == "segment":
+                # A label mapped to `Other` by the quarantine loses to a clean segment.
+                pool = [m for m in pool if not _quarantined(m, name)] or pool
+            winner = self.best(pool, name)
+            values[name] = getattr(winner, name) if winner is not None else None
         times = [m.updated_at for m in members if m.updated_at is not None]
-        values["field_issues"] = golden_field_issues(members)
-        # Values were validated in their member records; combining them needs no new checks
-        # (a tax id is checked against the country it came with).
+        values["field_issues"] = golden_field_issues(members, values)
+        # Every value was validated in its member record, and the values checked against
+        # each other (place; tax id ↔ country) come from one member or one country, so the
+        # combination validates too (tests/test_golden_contract.py proves it on random member
+        # sets) and needs no second validation on this hot path.
         return ClientRecord.model_construct(
             source_system="golden",
             source_id=client_id,
