@@ -14,8 +14,8 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def test_migrate_creates_every_table_and_is_idempotent(warehouse):
-    assert current_revision(warehouse) == head_revision() == "0002"
-    assert migrate(warehouse) == "0002"  # second run: nothing to do, no error
+    assert current_revision(warehouse) == head_revision() == "0003"
+    assert migrate(warehouse) == "0003"  # second run: nothing to do, no error
     with warehouse.connect() as conn:
         for table in s.metadata.sorted_tables:
             assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
