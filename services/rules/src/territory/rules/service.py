@@ -172,7 +172,8 @@ class RulesService:
         ):
             golden = received.payload
             self.client_offsets[golden.client_id] = at.offset
-            if self._stale(golden.client_id, golden.version, self.client_versions, at.offset):
+            held = self.client_versions.get(golden.client_id)
+            if self._stale(golden.client_id, golden.version, held, at.offset):
                 continue
             self.client_versions[golden.client_id] = golden.version
             if golden.retired:
@@ -275,7 +276,9 @@ class RulesService:
             )
             if at.offset <= seen:
                 continue  # already applied (redelivery after a rebuild)
-            held = {**self.client_versions, **self.applying_versions}
+            held = self.applying_versions.get(
+                golden.client_id, self.client_versions.get(golden.client_id)
+            )
             if self._stale(golden.client_id, golden.version, held, at.offset):
                 self.applying[golden.client_id] = at.offset
                 continue
@@ -318,9 +321,8 @@ class RulesService:
         self._count(events)
 
     @staticmethod
-    def _stale(client_id: str, version: int, held: dict[str, int], offset: int) -> bool:
+    def _stale(client_id: str, version: int, known: int | None, offset: int) -> bool:
         """A version not newer than the one held: counted, logged, not applied."""
-        known = held.get(client_id)
         if known is None or version > known:
             return False
         STALE.inc()
