@@ -132,6 +132,11 @@ CREATE TABLE IF NOT EXISTS "CORE"."CLIENT_HIERARCHY".rejected_records (
 	correlation_id VARCHAR(128),
 	occurred_at TIMESTAMP_TZ NOT NULL,
 	loaded_at TIMESTAMP_TZ NOT NULL,
+	origin_id VARCHAR(36),
+	original_size INTEGER,
+	original_sha256 VARCHAR(64),
+	original_truncated BOOLEAN,
+	archive_uri VARCHAR(1024),
 	CONSTRAINT pk_rejected_records PRIMARY KEY (event_id)
 );
 

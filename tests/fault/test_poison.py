@@ -1,8 +1,8 @@
 """Poison and malformed input published straight to the topics, from outside (issue 13).
 
 Every bad event must end in REJECTED_RECORDS with a reason, the good events behind it must
-flow, nothing may stall. Cases that today's services fail are marked
-`xfail(strict=True, reason="issue 13: …")`: when the fix lands they pass, the strict mark
+flow, nothing may stall. A case for a defect not fixed yet is marked
+`xfail(strict=True, reason="issue 13: …")`: when the fix lands it passes, the strict mark
 turns that into a failure, and the mark must be removed.
 """
 
@@ -195,9 +195,6 @@ def test_out_of_order_updates_keep_the_newer_version(pipeline):
     assert employees == newer["employee_count"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 13: a reused event_id reaches STAGE and CORE but not RAW"
-)
 def test_reused_event_id_for_another_record_is_stored_or_rejected(pipeline):
     stack, engine = pipeline
     received = run_sync(read_all(stack.bootstrap, stack.topic("client.received")))
@@ -221,7 +218,6 @@ def test_reused_event_id_for_another_record_is_stored_or_rejected(pipeline):
     assert not in_stage or in_raw
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: stale client.deduplicated versions are applied")
 def test_a_stale_golden_version_does_not_move_the_client(pipeline):
     stack, engine = pipeline
     sid = f"V{uuid.uuid4().hex[:6]}"
@@ -275,9 +271,6 @@ def test_a_stale_golden_version_does_not_move_the_client(pipeline):
     assert current() == before
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 13: an oversized invalid-UTF-8 message stalls its partition"
-)
 def test_an_oversized_message_is_dead_lettered_and_its_partition_flows(kafka_bootstrap, tmp_path):
     stack = Stack(tmp_path, bootstrap=kafka_bootstrap, services=("dedupe", "rules", "loader"))
     stack.prepare()

@@ -120,3 +120,38 @@ async def test_received_to_deduplicated_with_restart(kafka_settings):
     assert cedar_now["record"]["employee_count"] == 40
     assert cedar_now["version"] == by_client[cedar][-1]["version"] + 1
     await asyncio.sleep(0)
+
+
+async def test_malformed_records_on_every_rebuilt_topic_do_not_stop_the_rebuild(kafka_settings):
+    """Issue 13: both topics the master is rebuilt from go through the kernel's guard."""
+    from aiokafka import AIOKafkaProducer
+
+    settings = DedupeSettings(kafka=kafka_settings)
+    good = ClientReceived(producer="test", payload=make_record("crm", "g1", name="Good Fund"))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            kafka_settings.topics.client_received, good.model_dump_json().encode(), key=b"k"
+        )
+        for topic in (
+            kafka_settings.topics.client_received,
+            kafka_settings.topics.client_deduplicated,
+        ):
+            for value in (b"", b'{"payload": {"client_id"', b"\xff\xfe", b"[]"):
+                await producer.send_and_wait(topic, value, key=b"k")
+    finally:
+        await producer.stop()
+    from prometheus_client import REGISTRY
+
+    topics = (kafka_settings.topics.client_received, kafka_settings.topics.client_deduplicated)
+
+    def skipped(topic: str) -> float:
+        labels = {"topic": topic}
+        return REGISTRY.get_sample_value("territory_rebuild_skipped_records_total", labels) or 0
+
+    before = {t: skipped(t) for t in topics}
+    service = DedupeService(settings)
+    await service.rebuild()
+    assert await service.ready()
+    assert {t: skipped(t) - before[t] for t in topics} == dict.fromkeys(topics, 4)

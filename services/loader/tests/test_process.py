@@ -79,7 +79,12 @@ async def test_service_process_serves_ops_endpoints_and_loads(loader_process, ka
                 await asyncio.sleep(0.3)
             assert ready is not None
             assert ready.status_code == 200
-            assert ready.json() == {"broker": True, "warehouse": True, "loader": True}
+            assert ready.json() == {
+                "broker": True,
+                "warehouse": True,
+                "loader": True,
+                "progressing": True,
+            }
             assert (await client.get("/healthz")).status_code == 200
 
             broker = make_broker(kafka_settings, client_id="test")

@@ -286,3 +286,38 @@ def test_field_issues_land_one_row_each_with_their_golden_client(warehouse):
     fixed = received("001", minute=5, segment="Casino", lei="5493001KJTIIGC8Y1R12")
     write(warehouse, [fixed], batch_id="b4")
     assert issues() == [("c1", "salesforce:001", "segment", "unknown_segment", "Casino")]
+
+
+def _stale_count(table: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value("territory_loader_stale_skipped_total", {"table": table})
+    return value or 0.0
+
+
+def test_older_versions_are_counted_as_stale_and_not_applied(warehouse):
+    v2 = golden("c9", ["009"], name="Nine (v2)", version=2, minute=5)
+    v1 = golden("c9", ["009"], name="Nine (v1)", version=1, minute=9)
+    new = received("009", "Nine New", minute=1, updated_at="2026-10-02T00:00:00Z")
+    old = received("009", "Nine Old", minute=2, updated_at="2026-10-01T00:00:00Z")
+    write(warehouse, [v2, new], batch_id="b1")
+    dim, staging = _stale_count("client_dim"), _stale_count("clients_staging")
+    write(warehouse, [v1, old], batch_id="b2")
+    assert _stale_count("client_dim") - dim == 1
+    assert _stale_count("clients_staging") - staging == 1
+    with warehouse.connect() as conn:
+        assert conn.execute(select(s.client_dim.c.name)).scalar_one() == "Nine (v2)"
+        assert conn.execute(select(s.clients_staging.c.name)).scalar_one() == "Nine New"
+
+
+def test_a_reused_event_id_for_another_record_is_found_a_redelivery_is_not(warehouse):
+    first = received("101", "First Record")
+    write(warehouse, [first], batch_id="b1")
+    writer = WarehouseWriter(warehouse)
+    same_again = first.model_copy()
+    other = received("102", "Another Record").model_copy(update={"event_id": first.event_id})
+    fresh = received("103", "Fresh Record")
+    twin = received("104", "Twin").model_copy(update={"event_id": fresh.event_id})
+    items, _ = loaded([same_again, other, fresh, twin])
+    # `other` reuses an id RAW holds; `twin` reuses the id of an earlier event of the batch.
+    assert writer.reused_event_ids(items) == [1, 3]

@@ -432,3 +432,63 @@ async def test_assignments_of_a_batch_whose_publish_failed_are_published_by_the_
         events = await assignments(rules_settings, expect=3)
         assert failures, "the first publish of assignments did not fail"
         assert sorted(e["payload"]["client_id"] for e in events) == ["us-1", "us-big", "us-pen"]
+
+
+def _stale_skipped() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("territory_rules_stale_skipped_total") or 0.0
+
+
+async def test_a_stale_golden_version_moves_nothing_live_or_after_a_restart(
+    rules_settings, publish
+):
+    """Issue 13: an older client.deduplicated version published again is not applied."""
+    await publish(*clients_event(golden("fr-1", country="FR", version=2)))
+    async with running(rules_settings) as service:
+        await wait_for(lambda: "fr-1" in service.book.placements)
+        assert service.book.placements["fr-1"].territory_id == "EU"
+        before = _stale_skipped()
+        # The older version says US pension fund: applying it would move the client.
+        await publish(*clients_event(golden("fr-1", country="US", segment="Pension", version=1)))
+        await wait_for(lambda: _stale_skipped() > before)
+        await settle()
+        assert service.book.placements["fr-1"].territory_id == "EU"
+        assert service.client_versions["fr-1"] == 2
+        await publish(*clients_event(golden("fr-1", country="US", segment="Pension", version=3)))
+        await wait_for(lambda: service.book.placements["fr-1"].territory_id == "NA-PEN")
+    events = await assignments(rules_settings, expect=2, timeout=3)
+    assert [e["payload"]["territory_id"] for e in events] == ["EU", "NA-PEN"]
+    # The rebuild reads v2, v1, v3: it holds v3, and the stale v1 is skipped there too.
+    async with running(rules_settings) as service:
+        assert service.client_versions["fr-1"] == 3
+        assert service.book.placements["fr-1"].territory_id == "NA-PEN"
+
+
+GARBAGE = [b"", b'{"event_type": "assignment.changed", "payload": {"client_id"', b"\xff\xfe", b"[]"]
+
+
+async def test_malformed_records_on_every_rebuilt_topic_do_not_stop_start_up(
+    rules_settings, publish
+):
+    """Issue 13: the start-up rebuild goes through the kernel's guard on every topic."""
+    from aiokafka import AIOKafkaProducer
+
+    topics = rules_settings.kafka.topics
+    await publish(*clients_event(golden("gb-1", country="GB", version=1)))
+    producer = AIOKafkaProducer(bootstrap_servers=rules_settings.kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        for topic in (
+            topics.ruleset_published,
+            topics.client_deduplicated,
+            topics.assignment_changed,
+            topics.conflict_detected,
+        ):
+            for value in GARBAGE:
+                await producer.send_and_wait(topic, value, key=b"gb-1")
+    finally:
+        await producer.stop()
+    async with running(rules_settings) as service:
+        assert service.ready
+        assert service.book.placements["gb-1"].territory_id == "EU"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -73,3 +74,57 @@ def configure_logging(service: str, *, level: str = "INFO", json_lines: bool = T
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class RateLimitedLog:
+    """Repeated errors logged at most once per `interval` seconds per key.
+
+    An outage or a poison record that fails again and again must not flood the logs (a
+    broker restart once produced ~125,000 lines in 22 s): the first occurrence is logged,
+    then one line per interval and key, carrying how many were suppressed since.
+    """
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def allow(self, key: str) -> int | None:
+        """None when this occurrence is suppressed; otherwise how many were since the last."""
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return None
+        self._last[key] = now
+        return self._suppressed.pop(key, 0)
+
+    def log(
+        self,
+        level: int,
+        message: str,
+        *,
+        key: str | None = None,
+        exc_info: bool = False,
+        **extra: Any,
+    ) -> bool:
+        """Log `message` unless the same key was logged less than `interval` ago."""
+        suppressed = self.allow(key or message)
+        if suppressed is None:
+            return False
+        self.logger.log(
+            level,
+            message,
+            exc_info=exc_info,
+            extra={**extra, "suppressed_since_last": suppressed},
+        )
+        return True
+
+    def warning(self, message: str, *, key: str | None = None, **extra: Any) -> bool:
+        return self.log(logging.WARNING, message, key=key, **extra)
+
+    def error(
+        self, message: str, *, key: str | None = None, exc_info: bool = False, **extra: Any
+    ) -> bool:
+        return self.log(logging.ERROR, message, key=key, exc_info=exc_info, **extra)

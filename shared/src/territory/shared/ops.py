@@ -41,8 +41,12 @@ async def readiness(checks: Sequence[tuple[str, ReadinessCheck]]) -> tuple[bool,
 
 
 def ops_routes(
-    broker: KafkaBroker, extra_checks: Sequence[tuple[str, ReadinessCheck]] = ()
+    broker: KafkaBroker,
+    extra_checks: Sequence[tuple[str, ReadinessCheck]] = (),
+    reasons: Callable[[], dict[str, str]] | None = None,
 ) -> list[tuple[str, Any]]:
+    """`/healthz`, `/readyz` and `/metrics`; when not ready, `/readyz` adds `reasons`
+    (what `reasons()` explains, e.g. a stuck consumer) to the answers."""
     checks: list[tuple[str, ReadinessCheck]] = [
         ("broker", lambda: broker_ready(broker)),
         *extra_checks,
@@ -55,7 +59,10 @@ def ops_routes(
     @get
     async def readyz(scope: Any) -> AsgiResponse:
         ok, answers = await readiness(checks)
-        body = json.dumps(answers, separators=(",", ":")).encode()
+        result: dict[str, Any] = dict(answers)
+        if not ok and reasons is not None:
+            result["reasons"] = reasons()
+        body = json.dumps(result, separators=(",", ":")).encode()
         return AsgiResponse(body, 200 if ok else 503, {"content-type": "application/json"})
 
     return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app())]

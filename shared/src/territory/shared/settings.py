@@ -37,6 +37,12 @@ class KafkaSettings(BaseModel):
     consumer_batch_timeout_ms: int = Field(
         100, ge=1, description="Longest a consumer's poll waits for records."
     )
+    consumer_stall_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="A consumer holding one batch longer than this without completing it "
+        "is stuck: /readyz answers 503 with the reason.",
+    )
 
     @property
     def topics(self) -> Topics:
@@ -51,6 +57,24 @@ class ArchiveSettings(BaseModel):
     s3_endpoint_url: str | None = Field(None, description="For S3-compatible stores or moto.")
     s3_region: str = "us-east-1"
     local_dir: Path = Path("var/archive")
+
+
+class DeadLetterSettings(BaseModel):
+    """Dead letters always fit on the broker: a larger original is cut to
+    `max_original_bytes` (its size and SHA-256 kept) and archived whole."""
+
+    max_original_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        le=512 * 1024,
+        description="Largest original carried inside a dead letter (well under the "
+        "broker's max message size, 1 MiB by default, even base64-encoded).",
+    )
+    max_errors: int = Field(50, ge=1, description="Field errors kept per dead letter.")
+    archive_prefix: str = Field(
+        "institutional_clients_raw/dead_letters/",
+        description="Where the whole originals go in the archive (S3 key or folder).",
+    )
 
 
 class RetrySettings(BaseModel):
@@ -74,6 +98,7 @@ class ServiceSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     archive: ArchiveSettings = ArchiveSettings()
     retry: RetrySettings = RetrySettings()
+    dead_letters: DeadLetterSettings = DeadLetterSettings()
     warehouse_url: str = Field(
         "sqlite:///var/warehouse.db",
         description="SQLAlchemy URL: sqlite (embedded default), postgresql+psycopg, snowflake.",

@@ -15,6 +15,16 @@ the golden clients were published (`CONSUMER_ACK_POLICY`), so a crash in between
 message comes again; processing it again renders the same golden clients (deterministic
 ids, survivorship a function of the member set) and `pending()` emits only what differs
 from the last emitted fingerprint: a restart loses nothing and re-emits nothing.
+Stale versions: a record older than the version held for its source key (`updated_at`
+earlier than the held record's) changes nothing; it is counted
+(`territory_dedupe_stale_skipped_total`) and logged (rate-limited). When either side has
+no `updated_at`, arrival order decides (the newer arrival applies): a source key lives on
+one partition, so arrival order is the order the source published in.
+Reused event ids: a record whose `event_id` was already seen for a different record (its
+payload differs) is not placed: it becomes a dead letter (`duplicate_event_id`), as the
+loader refuses it for RAW and STAGE, so no layer keeps it (the dead letters share an
+`origin_id`). The same event again (same payload) is a redelivery and is placed as usual.
+Memory: one 64-bit hash per event id seen.
 In production `client.received` keeps its history (retention by time off, or compaction by
 source key, which keeps the latest version of every record: exactly what is needed).
 
@@ -44,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -61,10 +72,13 @@ from territory.shared.events import (
     ClientRecord,
     DedupeCommanded,
     Event,
+    FieldError,
     GoldenClient,
+    MessagePosition,
+    RejectReason,
 )
-from territory.shared.kernel import Batch, ServiceKernel, read_events
-from territory.shared.log import configure_logging
+from territory.shared.kernel import Batch, ServiceKernel, dead_letter_id, read_events
+from territory.shared.log import RateLimitedLog, configure_logging
 from territory.shared.settings import load_settings
 from territory.shared.topics import Topic
 
@@ -76,6 +90,11 @@ DECISIONS = Counter(
     "territory_dedupe_records_total", "Records placed, by decision", ["decision", "update"]
 )
 EMITTED = Counter("territory_dedupe_golden_events_total", "Golden client events published")
+STALE = Counter(
+    "territory_dedupe_stale_skipped_total",
+    "Records not applied: older (updated_at) than the version held for their source key",
+)
+limited = RateLimitedLog(log, interval=10.0)
 DECIDE_SECONDS = Histogram(
     "territory_dedupe_decide_seconds",
     "Time to decide one record (engine only)",
@@ -94,6 +113,8 @@ class DedupeService:
         self.engine = DedupeEngine(settings.dedupe.engine)
         self.lock = asyncio.Lock()
         self.rebuilt = False
+        # event id (as int) → hash of the payload it was first seen with.
+        self.event_ids: dict[int, int] = {}
         consumer = self.kernel.consumer
         group = settings.dedupe.group_id
         # Both handlers change the master: one lock around decide, publish, mark emitted.
@@ -111,13 +132,68 @@ class DedupeService:
     async def on_client_received(self, batch: Batch[ClientReceived]) -> Sequence[Event[Any]]:
         """Place every record of the batch; the golden clients that changed are published."""
         origin: dict[str, str] = {}
-        for event in batch:
+        refused: list[Event[Any]] = []
+        for event, position in batch.items():
+            if self._reused(event):
+                refused.append(self._duplicate_event_id(event, position))
+                continue
+            if self._stale(event.payload):
+                continue
             started = time.perf_counter()
             placement = self.engine.on_record(event.payload)
             DECIDE_SECONDS.observe(time.perf_counter() - started)
             DECISIONS.labels(placement.decision.value, str(placement.update).lower()).inc()
             origin[placement.client_id] = event.correlation_id
-        return self._rendered(origin, batch.events[-1].correlation_id)
+        return [*refused, *self._rendered(origin, batch.events[-1].correlation_id)]
+
+    def _reused(self, event: ClientReceived) -> bool:
+        """The event id was first seen with another payload (see the module notes)."""
+        digest = _payload_hash(event)
+        first = self.event_ids.setdefault(event.event_id.int, digest)
+        return first != digest
+
+    def _duplicate_event_id(self, event: ClientReceived, position: MessagePosition) -> Event[Any]:
+        log.warning(
+            "event id reused for another record: refused",
+            extra={"event_id": str(event.event_id), "source_key": event.payload.source_key},
+        )
+        rejection = self.kernel.dead_letters.rejection(
+            reason=RejectReason.DUPLICATE_EVENT_ID,
+            errors=[
+                FieldError(
+                    field="event_id",
+                    code="duplicate_event_id",
+                    message=f"event_id {event.event_id} was already used for another record",
+                )
+            ],
+            original=event.model_dump_json(),
+            original_format="kafka",
+            position=position,
+            source_key=event.payload.source_key,
+            correlation_id=event.correlation_id,
+        )
+        stable = dead_letter_id(self.kernel.service, position)
+        return rejection.model_copy(update={"event_id": stable})
+
+    def _stale(self, record: ClientRecord) -> bool:
+        """Older than the version held for its source key (see the module notes)."""
+        known = self.engine.records.get(record.source_key)
+        if (
+            known is None
+            or known.record.updated_at is None
+            or record.updated_at is None
+            or record.updated_at >= known.record.updated_at
+        ):
+            return False
+        STALE.inc()
+        limited.warning(
+            "stale record version skipped",
+            key="stale",
+            source_key=record.source_key,
+            updated_at=record.updated_at.isoformat(),
+            held_updated_at=known.record.updated_at.isoformat(),
+        )
+        return True
 
     async def on_dedupe_command(self, batch: Batch[DedupeCommanded]) -> Sequence[Event[Any]]:
         """A reviewer's merges and splits, applied in order."""
@@ -151,7 +227,7 @@ class DedupeService:
 
     def _emitted(self, events: Sequence[Event[Any]]) -> None:
         self.engine.mark_emitted(e.payload for e in events if isinstance(e, ClientDeduplicated))
-        EMITTED.inc(len(events))
+        EMITTED.inc(sum(isinstance(e, ClientDeduplicated) for e in events))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -173,6 +249,8 @@ class DedupeService:
         async for received, _ in read_events(
             kafka, topics.client_received, ClientReceived, client_id=SERVICE
         ):
+            if self._reused(received):
+                continue  # refused when it was consumed
             records[received.payload.source_key].append(received.payload)
         async with self.lock:
             missing = self.engine.restore(last.values(), records)
@@ -210,6 +288,12 @@ class DedupeService:
         return self.kernel.app(
             readiness=[("master", self.ready)], on_startup=[self.rebuild_on_start]
         )
+
+
+def _payload_hash(event: ClientReceived) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(event.payload.model_dump_json().encode(), digest_size=8).digest()
+    )
 
 
 def create_app(settings: DedupeSettings) -> AsgiFastStream:

@@ -217,6 +217,11 @@ def rejected_row(event: ClientRejected, *, now: datetime) -> Row:
         "correlation_id": event.correlation_id,
         "occurred_at": event.occurred_at,
         "loaded_at": now,
+        "origin_id": r.origin_id,
+        "original_size": r.original_size,
+        "original_sha256": r.original_sha256,
+        "original_truncated": r.original_truncated,
+        "archive_uri": r.archive_uri,
     }
 
 

@@ -12,7 +12,13 @@ Failures:
   writes are idempotent, so a transaction that did commit before the error is harmless);
 - a record that is not a valid event (the kernel), or one the warehouse refuses (a data
   error, not an outage): it becomes a dead letter on client.rejected and the batch goes on
-  without it.
+  without it;
+- a `client.received` whose event_id RAW already holds for a different record (a reused
+  id): a dead letter (`duplicate_event_id`), written to no layer — RAW, STAGE and CORE
+  stay consistent (the same event again is a redelivery and is written idempotently).
+
+Outage log lines are rate-limited (`RateLimitedLog`): one line per interval with the
+count of the attempts it stands for.
 """
 
 from __future__ import annotations
@@ -45,8 +51,12 @@ from territory.shared.events import (
     RejectReason,
 )
 from territory.shared.kernel import Batch, Redeliver, ServiceKernel, dead_letter_id
+from territory.shared.log import RateLimitedLog
 
 log = logging.getLogger(__name__)
+limited = RateLimitedLog(log, interval=10.0)
+
+Failed = tuple[Loaded, str, RejectReason]
 
 EVENTS = Counter("territory_loader_events_total", "Events written to the warehouse", ["type"])
 DEAD = Counter("territory_loader_dead_letters_total", "Records sent to client.rejected", ["why"])
@@ -121,7 +131,7 @@ class Loader:
         started = datetime.now(UTC)
         delay = self.options.retry_initial_seconds
         attempt = 0
-        failed: list[tuple[Loaded, str]] = []
+        failed: list[Failed] = []
         while True:
             attempt += 1
             t0 = time.perf_counter()
@@ -133,9 +143,12 @@ class Loader:
                     raise
                 self._outage(exc)
                 RETRIES.inc()
-                log.warning(
+                limited.warning(
                     "warehouse unavailable; batch not committed, retrying",
-                    extra={"attempt": attempt, "retry_in_s": delay, "error": repr(exc)[:500]},
+                    key="outage",
+                    attempt=attempt,
+                    retry_in_s=delay,
+                    error=repr(exc)[:500],
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)
@@ -145,11 +158,27 @@ class Loader:
         BATCH_SECONDS.observe(time.perf_counter() - t0)
         self._done(decoded, failed, rejected)
         # Published by the kernel before the offsets are committed: never lost.
-        return [self._refused(item, error) for item, error in failed]
+        return [self._refused(item, error, why) for item, error, why in failed]
 
     async def _write(
         self, decoded: Decoded, batch_id: str, started: datetime, attempt: int, rejected: int
-    ) -> list[tuple[Loaded, str]]:
+    ) -> list[Failed]:
+        refused: list[Failed] = []
+        reused = set(await asyncio.to_thread(self.writer.reused_event_ids, decoded.items))
+        if reused:
+            for i in sorted(reused):
+                item = decoded.items[i]
+                refused.append(
+                    (
+                        item,
+                        f"event_id {item.event.event_id} is already stored for another record",
+                        RejectReason.DUPLICATE_EVENT_ID,
+                    )
+                )
+            decoded = Decoded(
+                items=[it for i, it in enumerate(decoded.items) if i not in reused],
+                raw_json=[raw for i, raw in enumerate(decoded.raw_json) if i not in reused],
+            )
         load_raw: Callable[[Connection], object] | None = None
         if self.stager is not None:
             now = datetime.now(UTC)
@@ -176,7 +205,7 @@ class Loader:
                 dead_letters=rejected,
                 load_raw=load_raw,
             )
-            return []
+            return refused
         except Exception as exc:
             if is_outage(exc):
                 raise
@@ -186,12 +215,14 @@ class Loader:
             )
         # A data error somewhere in the batch: write the events one by one, so only the
         # ones the warehouse refuses become dead letters.
-        return await asyncio.to_thread(self._write_one_by_one, decoded, batch_id, started, attempt)
+        return refused + await asyncio.to_thread(
+            self._write_one_by_one, decoded, batch_id, started, attempt
+        )
 
     def _write_one_by_one(
         self, decoded: Decoded, batch_id: str, started: datetime, attempt: int
-    ) -> list[tuple[Loaded, str]]:
-        failed: list[tuple[Loaded, str]] = []
+    ) -> list[Failed]:
+        failed: list[Failed] = []
         for i, (item, raw) in enumerate(zip(decoded.items, decoded.raw_json, strict=True)):
             try:
                 self.writer.write(
@@ -204,17 +235,29 @@ class Loader:
             except Exception as exc:
                 if is_outage(exc):
                     raise
-                failed.append((item, f"{type(exc).__name__}: {exc}"[:1000]))
+                failed.append(
+                    (item, f"{type(exc).__name__}: {exc}"[:1000], RejectReason.PROCESSING_FAILED)
+                )
         return failed
 
-    def _refused(self, item: Loaded, error: str) -> ClientRejected:
-        DEAD.labels("warehouse").inc()
+    def _refused(
+        self, item: Loaded, error: str, reason: RejectReason = RejectReason.PROCESSING_FAILED
+    ) -> ClientRejected:
+        duplicate = reason == RejectReason.DUPLICATE_EVENT_ID
+        DEAD.labels("duplicate_event_id" if duplicate else "warehouse").inc()
         event = self.dead_letters.rejection(
-            reason=RejectReason.PROCESSING_FAILED,
-            errors=[FieldError(code="warehouse_refused", message=error)],
+            reason=reason,
+            errors=[
+                FieldError(
+                    field="event_id" if duplicate else None,
+                    code="duplicate_event_id" if duplicate else "warehouse_refused",
+                    message=error,
+                )
+            ],
             original=item.event.model_dump_json(),
             original_format="kafka",
             position=item.position,
+            source_key=item.event.key().decode("utf-8", "replace") if duplicate else None,
             correlation_id=item.event.correlation_id,
         )
         # Re-reading the same record (redelivery, replay) gives the same dead letter.
@@ -227,7 +270,7 @@ class Loader:
         self.state.last_error = repr(exc)[:500]
         WAREHOUSE_UP.set(0)
 
-    def _done(self, decoded: Decoded, failed: list[tuple[Loaded, str]], rejected: int) -> None:
+    def _done(self, decoded: Decoded, failed: list[Failed], rejected: int) -> None:
         st = self.state
         st.batches += 1
         st.events += len(decoded.items) - len(failed)

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy import (
     Connection,
@@ -47,10 +48,32 @@ from territory.shared.events import (
     DedupeDecision,
     RulesetPublished,
 )
+from territory.shared.log import RateLimitedLog
 from territory.shared.rulesets import RulesetDimensions
 from territory.shared.warehouse import schema as s
 
 log = logging.getLogger(__name__)
+limited = RateLimitedLog(log, interval=10.0)
+
+STALE = Counter(
+    "territory_loader_stale_skipped_total",
+    "Events older than the version the warehouse holds for their key, not applied",
+    ["table"],
+)
+
+
+def _stale(table: str, skipped: Sequence[str]) -> None:
+    if not skipped:
+        return
+    STALE.labels(table).inc(len(skipped))
+    limited.warning(
+        "stale versions skipped",
+        key=f"stale:{table}",
+        table=table,
+        count=len(skipped),
+        keys=list(skipped[:5]),
+    )
+
 
 # A reviewer's decision closes the open review rows of the clients it names.
 REVIEW_STATUS = {"merge": "merged", "split": "split"}
@@ -151,6 +174,43 @@ class WarehouseWriter:
         )
         self._apply_dedupe_commands(conn, commands)
 
+    # -- identity ------------------------------------------------------------------------
+
+    def reused_event_ids(self, items: Sequence[r.Loaded]) -> list[int]:
+        """Indexes of the `client.received` events whose event_id RAW.CLIENTS (or an
+        earlier event of the same batch) already holds for a *different* record.
+
+        The same event again (redelivery, replay) is not reused: its payload is the same.
+        A reused id for another record is refused as a whole (`duplicate_event_id`), so
+        it reaches no layer: never STAGE and CORE without its RAW row."""
+        first: dict[str, ClientReceived] = {}
+        candidates: list[tuple[int, ClientReceived]] = []
+        for i, item in enumerate(items):
+            if isinstance(item.event, ClientReceived):
+                candidates.append((i, item.event))
+        if not candidates:
+            return []
+        t = s.raw_clients
+        ids = sorted({str(e.event_id) for _, e in candidates})
+        with self.engine.connect() as conn:
+            for chunk in chunks(ids):
+                for event_id, payload in conn.execute(
+                    select(t.c.event_id, t.c.payload).where(t.c.event_id.in_(chunk))
+                ).tuples():
+                    try:
+                        first[event_id] = ClientReceived.model_validate_json(payload)
+                    except ValidationError:
+                        continue  # not comparable: the content check below refuses
+        reused = []
+        for i, event in candidates:
+            key = str(event.event_id)
+            held = first.get(key)
+            if held is None:
+                first[key] = event
+            elif held.payload != event.payload:
+                reused.append(i)
+        return reused
+
     # -- per subject ---------------------------------------------------------------------
 
     def _load_staging(self, conn: Connection, events: list[ClientReceived], now: datetime) -> None:
@@ -178,6 +238,7 @@ class WarehouseWriter:
             for key, row in latest.items()
             if key not in existing or _order(row) >= _order(existing[key])
         ]
+        _stale(t.name, sorted(set(latest) - {row["source_key"] for row in newer}))
         self.bulk.upsert(conn, t, newer, ["source_key"])
         self._load_field_issues(conn, [events_by_key[row["source_key"]] for row in newer], now)
 
@@ -258,6 +319,7 @@ class WarehouseWriter:
             for cid, e in latest.items()
             if cid not in versions or e.payload.version >= versions[cid]
         ]
+        _stale(t.name, sorted(set(latest) - {e.payload.client_id for e in accepted}))
         # The current assignment columns belong to ASSIGNMENTS_FACT: never overwritten here.
         keep = {"territory_id", "advisor_email", "tier", "merged_into_client_id"}
         self.bulk.upsert(

@@ -9,6 +9,11 @@ because only changes are published.
 Redelivery: offsets are committed after the handler (at-least-once). A redelivered
 message older than what the rebuild already read is recognised by its offset (per client
 key, hence per partition) and skipped, so state never goes back in time.
+
+Stale versions: a golden client is applied only when its `version` is newer than the one
+the book holds for that client id (live and in the rebuild). An older version published
+again (a replayed or re-sent `client.deduplicated`) moves nothing and raises no conflict;
+it is counted (`territory_rules_stale_skipped_total`) and logged (rate-limited).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from territory.shared.events import (
     RulesetRelease,
 )
 from territory.shared.kernel import Batch, ServiceKernel, read_events
+from territory.shared.log import RateLimitedLog
 from territory.shared.rulesets import ActiveRuleset, PreviewDiff, ReplayReport
 from territory.shared.topics import Topic
 
@@ -64,6 +70,11 @@ log = logging.getLogger(__name__)
 ASSIGNMENTS = PromCounter("territory_rules_assignments_total", "assignment.changed published")
 CONFLICTS = PromCounter("territory_rules_conflicts_total", "conflict.detected published", ["kind"])
 REPLAYS = PromCounter("territory_rules_replays_total", "Replays run")
+STALE = PromCounter(
+    "territory_rules_stale_skipped_total",
+    "Golden client versions not applied: not newer than the version held",
+)
+limited = RateLimitedLog(log, interval=10.0)
 
 
 class _Placed(BaseModel):
@@ -92,11 +103,14 @@ class RulesService:
     active: ActiveRuleset | None = None
     ruleset_offset: int = -1
     client_offsets: dict[str, int] = field(default_factory=dict)
+    # Golden version held per client id: only a newer one is applied.
+    client_versions: dict[str, int] = field(default_factory=dict)
     # Offsets applied by the batch being published; recorded once its events are durable.
     applying: dict[str, int] = field(default_factory=dict)
     # Events of a batch whose publish failed: the book already holds their decisions, so
     # deciding again finds nothing new; they go out with the retry instead of being lost.
     unpublished: list[Event[Any]] = field(default_factory=list)
+    applying_versions: dict[str, int] = field(default_factory=dict)
     acknowledged: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     ready: bool = False
@@ -161,6 +175,10 @@ class RulesService:
         ):
             golden = received.payload
             self.client_offsets[golden.client_id] = at.offset
+            held = self.client_versions.get(golden.client_id)
+            if self._stale(golden.client_id, golden.version, held, at.offset):
+                continue
+            self.client_versions[golden.client_id] = golden.version
             if golden.retired:
                 self.book.retire_client(golden.client_id)
             else:
@@ -252,6 +270,7 @@ class RulesService:
         assert self.engine is not None
         events: list[Event[Any]] = list(self.unpublished)
         self.applying.clear()
+        self.applying_versions.clear()
         for event, at in batch.items():
             golden = event.payload
             seen = max(
@@ -260,6 +279,13 @@ class RulesService:
             )
             if at.offset <= seen:
                 continue  # already applied (redelivery after a rebuild)
+            held = self.applying_versions.get(
+                golden.client_id, self.client_versions.get(golden.client_id)
+            )
+            if self._stale(golden.client_id, golden.version, held, at.offset):
+                self.applying[golden.client_id] = at.offset
+                continue
+            self.applying_versions[golden.client_id] = golden.version
             out = Outcome()
             for merged in golden.merged_client_ids:
                 if merged != golden.client_id:
@@ -293,9 +319,27 @@ class RulesService:
     def applied(self, events: Sequence[Event[Any]]) -> None:
         """The batch's events are durable: its clients count as applied."""
         self.client_offsets.update(self.applying)
+        self.client_versions.update(self.applying_versions)
         self.applying.clear()
         self.unpublished = []
+        self.applying_versions.clear()
         self._count(events)
+
+    @staticmethod
+    def _stale(client_id: str, version: int, known: int | None, offset: int) -> bool:
+        """A version not newer than the one held: counted, logged, not applied."""
+        if known is None or version > known:
+            return False
+        STALE.inc()
+        limited.warning(
+            "stale golden client version skipped",
+            key="stale",
+            client_id=client_id,
+            version=version,
+            held_version=known,
+            offset=offset,
+        )
+        return True
 
     async def on_ruleset_published(self, batch: Batch[RulesetPublished]) -> None:
         """Rulesets in order; a replay publishes its own chunks as it goes."""

@@ -24,6 +24,7 @@ class RejectReason(StrEnum):
     RECORD_TOO_LARGE = "record_too_large"
     CONTRACT_VIOLATION = "contract_violation"
     PROCESSING_FAILED = "processing_failed"
+    DUPLICATE_EVENT_ID = "duplicate_event_id"
 
 
 class MessagePosition(BaseModel):
@@ -46,6 +47,25 @@ class Rejection(BaseModel):
     upload_id: str | None = None
     row_number: int | None = Field(None, ge=1, description="1-based line of the row in its file.")
     attempts: int = Field(1, ge=1)
+    origin_id: str | None = Field(
+        None,
+        description="The same for every dead letter of one bad message, whichever stage "
+        "wrote it: derived from its topic/partition/offset (a row: upload and row number).",
+    )
+    original_size: int | None = Field(
+        None, ge=0, description="Size of the whole original in bytes (UTF-8 for text)."
+    )
+    original_sha256: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$", description="SHA-256 (hex) of the whole original."
+    )
+    original_truncated: bool = Field(
+        False,
+        description="`original` holds only the first bytes of it (dead letters always fit "
+        "on the broker); the whole original is at `archive_uri`.",
+    )
+    archive_uri: str | None = Field(
+        None, description="Where the whole original is archived (s3:// or file://)."
+    )
 
 
 class ClientRejected(Event[Rejection]):

@@ -19,11 +19,13 @@ from territory.shared.kernel.consumer import (
 )
 from territory.shared.kernel.http import PROBLEM, http_service, ops_router, problem, serving
 from territory.shared.kernel.naming import producer_name
+from territory.shared.kernel.progress import ConsumerProgress
 from territory.shared.kernel.rebuild import read_events
 
 __all__ = [
     "PROBLEM",
     "Batch",
+    "ConsumerProgress",
     "Handler",
     "Redeliver",
     "ServiceKernel",

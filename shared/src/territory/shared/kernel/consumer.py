@@ -21,7 +21,13 @@ Delivery (per poll of the topic's faststream batch subscriber):
    outage it waited out until the service stopped), the kernel raises: nothing is
    committed and the batch is read again (at-least-once; every effect is idempotent).
 A dead letter's `event_id` derives from the stage and the record's position, so reading
-the same record again (redelivery, replay) gives the same dead letter, kept once.
+the same record again (redelivery, replay) gives the same dead letter, kept once; its
+`origin_id` derives from the position alone, so the dead letters several services write
+for one bad message are tied together. A dead letter always fits on the broker (the
+original is cut to a bound and archived whole: `territory.shared.deadletter`).
+A batch that stays in hand longer than `kafka.consumer_stall_seconds` (retrying, or read
+again and again) makes `/readyz` answer 503 with the reason (`kernel.progress`), and the
+retry / give-up log lines are rate-limited per handler (`RateLimitedLog`).
 Per-key order holds: a key lives on one partition, a batch keeps the partition's order,
 and the next poll of that subscriber starts only after this batch was committed.
 """
@@ -44,6 +50,7 @@ from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
+from territory.shared.archive import archive_from_settings
 from territory.shared.broker import (
     CONSUMER_ACK_POLICY,
     EventPublisher,
@@ -61,12 +68,14 @@ from territory.shared.events import (
     RejectReason,
 )
 from territory.shared.kernel.naming import producer_name
-from territory.shared.log import correlation
+from territory.shared.kernel.progress import ConsumerProgress
+from territory.shared.log import RateLimitedLog, correlation
 from territory.shared.ops import ReadinessCheck, ops_routes
 from territory.shared.settings import ServiceSettings
 from territory.shared.topics import Topic
 
 log = logging.getLogger(__name__)
+limited = RateLimitedLog(log, interval=10.0)
 
 EventT = TypeVar("EventT", bound=Event[Any])
 
@@ -182,8 +191,14 @@ class ServiceKernel:
         self.publisher = EventPublisher(self.broker, self.topics)
         self.producer = producer_name(service)
         self.dead_letters = DeadLetters(
-            self.publisher, stage=service, producer=self.producer, retry=settings.retry
+            self.publisher,
+            stage=service,
+            producer=self.producer,
+            retry=settings.retry,
+            archive=archive_from_settings(settings.archive),
+            limits=settings.dead_letters,
         )
+        self.progress = ConsumerProgress(settings.kafka.consumer_stall_seconds)
         # Handler name → faststream's call wrapper (`.mock` in TestKafkaBroker tests).
         self.subscribers: dict[str, Any] = {}
         self._consumers: list[Any] = []
@@ -295,7 +310,11 @@ class ServiceKernel:
         `after_startup`; `/healthz`, `/readyz` (broker + `readiness`) and `/metrics`."""
         return AsgiFastStream(
             self.broker,
-            asgi_routes=ops_routes(self.broker, readiness),
+            asgi_routes=ops_routes(
+                self.broker,
+                [*readiness, ("progressing", self.progress.ready)],
+                reasons=self.progress.stalled,
+            ),
             on_startup=[self.ensure_topics, *on_startup],
             after_startup=list(after_startup),
             on_shutdown=list(on_shutdown),
@@ -322,6 +341,20 @@ class _Delivery:
 
     async def __call__(self, message: KafkaMessage) -> None:
         decoded: _Decoded = getattr(message, _STASH)
+        positions = sorted(
+            [*decoded.batch.positions, *(p.position for p in decoded.poison)],
+            key=lambda p: (p.topic, p.partition, p.offset),
+        )
+        progress = self.kernel.progress
+        progress.begin(self.name, positions)
+        try:
+            await self._deliver(decoded)
+        except BaseException as exc:
+            progress.failed(self.name, exc)
+            raise
+        progress.done(self.name, positions)
+
+    async def _deliver(self, decoded: _Decoded) -> None:
         batch, service = decoded.batch, self.kernel.service
         BATCH_SIZE.labels(service).observe(len(batch) + len(decoded.poison))
         rejections = [self._contract_violation(p) for p in decoded.poison]
@@ -331,11 +364,15 @@ class _Delivery:
                 failed = await self._process(batch)
                 rejections.extend(failed)
             if rejections:
-                # Before the offsets are committed: a dead letter is never lost.
-                await self.kernel.publisher.publish_many(rejections)
-                log.warning(
+                # Before the offsets are committed: a dead letter is never lost (and
+                # the whole originals of the truncated ones are archived first).
+                await self.kernel.dead_letters.publish_many(rejections)
+                limited.warning(
                     "rejected records",
-                    extra={"stage": service, "handler": self.name, "count": len(rejections)},
+                    key=f"rejected:{self.name}",
+                    stage=service,
+                    handler=self.name,
+                    count=len(rejections),
                 )
         # Per topic: the batch's records minus those that became dead letters.
         done: dict[str, int] = {}
@@ -356,9 +393,12 @@ class _Delivery:
         except Exception as exc:
             if len(batch) == 1:
                 return [self._processing_failed(batch, exc)]
-            log.warning(
+            limited.warning(
                 "batch failed; processing its records one at a time",
-                extra={"handler": self.name, "records": len(batch), "error": repr(exc)[:300]},
+                key=f"split:{self.name}",
+                handler=self.name,
+                records=len(batch),
+                error=repr(exc)[:300],
             )
         rejections = []
         for one in batch.singles():
@@ -383,13 +423,20 @@ class _Delivery:
                     raise
                 except Exception as exc:
                     if attempt == self.retry.attempts:
-                        log.exception(
-                            "giving up", extra={"handler": self.name, "attempts": attempt}
+                        limited.error(
+                            "giving up",
+                            key=f"give-up:{self.name}",
+                            exc_info=True,
+                            handler=self.name,
+                            attempts=attempt,
                         )
                         raise
-                    log.warning(
+                    limited.warning(
                         "processing failed; retrying",
-                        extra={"handler": self.name, "attempt": attempt, "error": repr(exc)},
+                        key=f"retry:{self.name}",
+                        handler=self.name,
+                        attempt=attempt,
+                        error=repr(exc)[:300],
                     )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.retry.max_backoff_seconds)
@@ -397,7 +444,9 @@ class _Delivery:
     async def _once(self, batch: Batch[Any]) -> None:
         async with self.lock or contextlib.nullcontext():
             outputs = list(await self.handler(batch) or ())
-            await self.kernel.publisher.publish_many(outputs)
+            # Through the dead letters: a handler's own dead letters archive their
+            # truncated originals before they are published.
+            await self.kernel.dead_letters.publish_many(outputs)
             if self.after_publish is not None:
                 self.after_publish(outputs)
 

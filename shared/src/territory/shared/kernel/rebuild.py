@@ -8,15 +8,15 @@ which met (or will meet) the same record live. One bad record must not stop a re
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
 from territory.shared.broker import read_until_end
 from territory.shared.events import MessagePosition
+from territory.shared.log import RateLimitedLog
 from territory.shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -32,23 +32,6 @@ SKIPPED = Counter(
 LOG_EVERY_SECONDS = 10.0
 
 
-class _RateLimitedLog:
-    """At most one warning per interval; the count of what was not logged goes with it."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.last = float("-inf")
-        self.suppressed = 0
-
-    def warning(self, message: str, **extra: Any) -> None:
-        now = time.monotonic()
-        if now - self.last < self.interval:
-            self.suppressed += 1
-            return
-        log.warning(message, extra={**extra, "suppressed_since_last": self.suppressed})
-        self.last, self.suppressed = now, 0
-
-
 async def read_events(
     settings: KafkaSettings,
     topic: str,
@@ -62,7 +45,7 @@ async def read_events(
     `model` may be a partial view of the event (only the fields the state needs), which
     is what keeps re-reading a million events of a service's own topic cheap.
     """
-    limited = _RateLimitedLog(LOG_EVERY_SECONDS)
+    limited = RateLimitedLog(log, LOG_EVERY_SECONDS)
     async for record in read_until_end(settings, topic, client_id=client_id, batch=batch):
         position = MessagePosition(
             topic=record.topic, partition=record.partition, offset=record.offset
@@ -73,6 +56,7 @@ async def read_events(
             SKIPPED.labels(topic).inc()
             limited.warning(
                 "skipping a record that is not a valid event while rebuilding",
+                key=topic,
                 topic=topic,
                 partition=record.partition,
                 offset=record.offset,

@@ -263,6 +263,13 @@ rejected_records = Table(
     Column("correlation_id", String(128)),
     Column("occurred_at", Timestamp, nullable=False, index=True),
     Column("loaded_at", Timestamp, nullable=False),
+    # 0003: one id for every stage's dead letter of one bad message; the original's
+    # whole size and hash, and where it is archived when `original` holds only its head.
+    Column("origin_id", String(36), index=True),
+    Column("original_size", Integer),
+    Column("original_sha256", String(64)),
+    Column("original_truncated", Boolean),
+    Column("archive_uri", String(1024)),
     schema=CORE_HIERARCHY,
     comment="Dead letters (client.rejected) from every stage.",
 )
