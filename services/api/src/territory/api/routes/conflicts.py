@@ -43,7 +43,7 @@ def list_conflicts(
     items, total = queries.list_conflicts(
         session,
         principal,
-        masker_for(runtime, principal),
+        masker_for(runtime, principal, session),
         kind=kind,
         severity=severity,
         resolved=resolved,

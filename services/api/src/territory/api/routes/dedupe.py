@@ -31,7 +31,7 @@ def review_queue(
     items, total = queries.list_reviews(
         session,
         principal,
-        masker_for(runtime, principal),
+        masker_for(runtime, principal, session),
         status=status,
         min_confidence=min_confidence,
         page=page,
