@@ -56,7 +56,8 @@ for spec in "${SERVICES[@]}"; do
   if [ -f "$state/$name.pid" ] && kill -0 "$(cat "$state/$name.pid")" 2>/dev/null; then
     echo "$name already running"; continue
   fi
-  nohup $cmd >"$logs/$name.log" 2>&1 &
+  # Appended, after a start marker: a restart keeps the previous run's crash evidence.
+  nohup scripts/start-logged.sh "$logs/$name.log" $cmd >/dev/null 2>&1 &
   echo $! >"$state/$name.pid"
   wait_ready "$name" "$url"
   echo "✓ $name ready ($url)"
