@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from faststream.asgi import AsgiResponse, get
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
@@ -61,7 +61,7 @@ def ops_routes(
     return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app())]
 
 
-def serve_docs(app: Any, path: str = "/docs") -> Any:
+def serve_docs(app: AsgiFastStream, path: str = "/docs") -> AsgiFastStream:
     """Add the service's AsyncAPI document to a consumer service's ops port: `/docs` (the
     AsyncAPI HTML viewer, faststream's) and `/docs.json` (the document itself, which needs
     no browser nor network). The HTTP services have FastAPI's `/docs` already."""

@@ -104,13 +104,12 @@ def command_problem(
     if command.action == "split":
         (owner,) = command.client_ids
         src = wh.client_source_record
-        members = dict(
-            session.execute(
-                select(src.c.source_key, src.c.client_id).where(
-                    src.c.source_key.in_(command.source_keys)
-                )
-            ).all()
+        stmt_members = select(src.c.source_key, src.c.client_id).where(
+            src.c.source_key.in_(command.source_keys)
         )
+        members: dict[str, str] = {
+            str(key): str(owner_id) for key, owner_id in session.execute(stmt_members)
+        }
         for key in command.source_keys:
             if key not in members:
                 return 404, f"no such source record: {key}"
