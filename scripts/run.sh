@@ -96,13 +96,14 @@ cat <<EOF
 Territory Engine is running.
   API (dashboard) $api/docs   (Authorize with the token below)
   Dev token       export TOKEN=$token
-                  (8 h, TERRITORY_ADMIN; others: territory token --role CRM_ANALYST --region NA)
+                  (8 h, TERRITORY_ADMIN; others: territory token --role SALES_LEADERSHIP --region EMEA)
   Try             curl -H "Authorization: Bearer \$TOKEN" $api/api/summary
   Ingestion API   http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/docs
   Rules API       http://127.0.0.1:${TERRITORY_RULES__PORT:-8003}/docs   (active ruleset, preview)
   Kafka           127.0.0.1:9092   (territory topics stats)
   Warehouse       ${TERRITORY_WAREHOUSE_URL:-sqlite:///var/warehouse.db}   (territory warehouse status)
-  Loader          http://127.0.0.1:${TERRITORY_LOADER__PORT:-8004}/metrics
+  Dedupe          http://127.0.0.1:${TERRITORY_DEDUPE__PORT:-8002}/docs   (AsyncAPI; /metrics)
+  Loader          http://127.0.0.1:${TERRITORY_LOADER__PORT:-8004}/docs   (AsyncAPI; /metrics)
   Logs            $logs/
   Ingest a file   .venv/bin/territory ingest file data/sample/clients.csv
   Stop            make stop   (or Ctrl-C here)
