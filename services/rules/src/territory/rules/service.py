@@ -64,6 +64,11 @@ log = logging.getLogger(__name__)
 ASSIGNMENTS = PromCounter("territory_rules_assignments_total", "assignment.changed published")
 CONFLICTS = PromCounter("territory_rules_conflicts_total", "conflict.detected published", ["kind"])
 REPLAYS = PromCounter("territory_rules_replays_total", "Replays run")
+COMMANDS = PromCounter(
+    "territory_rules_commands_total",
+    "rules.command by action and whether it applied to something",
+    ["action", "outcome"],
+)
 
 
 class _Placed(BaseModel):
@@ -362,9 +367,20 @@ class RulesService:
     async def on_command(self, event: RulesCommanded) -> None:
         command = event.payload
         if command.action == "reassign":
+            COMMANDS.labels(command.action, "applied").inc()
             await self.reassign(changed_by=f"replay:{command.requested_by}")
         elif command.conflict_id:
             self.acknowledged.add(command.conflict_id)
+            if command.conflict_id not in self.book.open_conflicts:
+                # The API checks the warehouse first; one that still names no open
+                # conflict (resolved meanwhile, or sent by something else) is said out loud.
+                COMMANDS.labels(command.action, "not_applied").inc()
+                log.warning(
+                    "acknowledged conflict is not open",
+                    extra={"conflict_id": command.conflict_id, "by": command.requested_by},
+                )
+                return
+            COMMANDS.labels(command.action, "applied").inc()
             log.info(
                 "conflict acknowledged",
                 extra={"conflict_id": command.conflict_id, "by": command.requested_by},
