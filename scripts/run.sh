@@ -59,7 +59,8 @@ for spec in "${SERVICES[@]}"; do
   if [ -f "$state/$name.pid" ] && kill -0 "$(cat "$state/$name.pid")" 2>/dev/null; then
     echo "$name already running"; continue
   fi
-  nohup $cmd >"$logs/$name.log" 2>&1 &
+  # Appended, after a start marker: a restart keeps the previous run's crash evidence.
+  nohup scripts/start-logged.sh "$logs/$name.log" $cmd >/dev/null 2>&1 &
   echo $! >"$state/$name.pid"
   wait_ready "$name" "$url"
   echo "✓ $name ready ($url)"
@@ -99,13 +100,14 @@ Territory Engine is running.
   Dashboard       $api/   (development sign-in: pick a role and regions)
   API             $api/docs   (Authorize with the token below)
   Dev token       export TOKEN=$token
-                  (8 h, TERRITORY_ADMIN; others: territory token --role CRM_ANALYST --region NA)
+                  (8 h, TERRITORY_ADMIN; others: territory token --role SALES_LEADERSHIP --region EMEA)
   Try             curl -H "Authorization: Bearer \$TOKEN" $api/api/summary
   Ingestion API   http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/docs
   Rules API       http://127.0.0.1:${TERRITORY_RULES__PORT:-8003}/docs   (active ruleset, preview)
   Kafka           127.0.0.1:9092   (territory topics stats)
   Warehouse       ${TERRITORY_WAREHOUSE_URL:-sqlite:///var/warehouse.db}   (territory warehouse status)
-  Loader          http://127.0.0.1:${TERRITORY_LOADER__PORT:-8004}/metrics
+  Dedupe          http://127.0.0.1:${TERRITORY_DEDUPE__PORT:-8002}/docs   (AsyncAPI; /metrics)
+  Loader          http://127.0.0.1:${TERRITORY_LOADER__PORT:-8004}/docs   (AsyncAPI; /metrics)
   Logs            $logs/
   Ingest a file   .venv/bin/territory ingest file data/sample/clients.csv
   Stop            make stop   (or Ctrl-C here)

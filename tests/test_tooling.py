@@ -41,3 +41,25 @@ def test_pytest_refuses_undeclared_markers() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     assert "--strict-markers" in text
     assert re.search(r"^warn_unused_ignores = true$", text, re.M)
+
+
+def test_a_restarted_service_appends_to_its_log(tmp_path: Path) -> None:
+    """Issue 13: scripts/run.sh truncated a service's log when it restarted, wiping the
+    crash evidence; it now starts services through scripts/start-logged.sh."""
+    import subprocess
+
+    assert "scripts/start-logged.sh" in (ROOT / "scripts" / "run.sh").read_text()
+    log = tmp_path / "var" / "log" / "svc.log"
+    script = str(ROOT / "scripts" / "start-logged.sh")
+    for word in ("first-run-crashed", "second-run"):
+        subprocess.run([script, str(log), "sh", "-c", f"echo {word}; echo oops >&2"], check=True)
+    lines = log.read_text().splitlines()
+    assert [line for line in lines if not line.startswith("=== ")] == [
+        "first-run-crashed",
+        "oops",
+        "second-run",
+        "oops",
+    ]
+    markers = [line for line in lines if line.startswith("=== ")]
+    assert len(markers) == 2
+    assert all(" start pid=" in m for m in markers)

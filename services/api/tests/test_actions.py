@@ -246,7 +246,7 @@ async def test_dedupe_decisions_are_dedupe_commands(kafka_client):
     client, kafka = kafka_client
     merge = await client.post(
         "/api/dedupe/review/decisions",
-        json={"action": "merge", "client_ids": ["c-1", "c-2"], "reason": "same LEI"},
+        json={"action": "merge", "client_ids": ["c-na-1", "c-na-2"], "reason": "same LEI"},
         headers=ENGINEER,
     )
     bad_split = await client.post(
@@ -261,7 +261,7 @@ async def test_dedupe_decisions_are_dedupe_commands(kafka_client):
         kafka.bootstrap_servers, kafka.topics.dedupe_command, expect=2, timeout=2
     )
     assert event["event_id"] == merge.json()["event_id"]
-    assert event["payload"]["client_ids"] == ["c-1", "c-2"]
+    assert event["payload"]["client_ids"] == ["c-na-1", "c-na-2"]
     assert event["payload"]["decided_by"] == "dora@territory.test"
 
 
@@ -270,3 +270,49 @@ def test_next_version():
     assert next_version("v09") == "v10"
     assert next_version("v099") == "v100"
     assert next_version("baseline") == "baseline.1"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"action": "merge", "client_ids": ["c-na-1", "c-nobody"]}, 404, "no such client"),
+        ({"action": "merge", "client_ids": ["c-na-1", "c-na-retired"]}, 409, "retired"),
+        ({"action": "merge", "client_ids": ["c-na-1", "c-na-1"]}, 409, "itself"),
+        (
+            {"action": "split", "client_ids": ["c-nobody"], "source_keys": ["hubspot:c-na-1"]},
+            404,
+            "no such client",
+        ),
+        (
+            {"action": "split", "client_ids": ["c-na-1"], "source_keys": ["hubspot:nope"]},
+            404,
+            "no such source record",
+        ),
+        (
+            {"action": "split", "client_ids": ["c-na-1"], "source_keys": ["hubspot:c-na-2"]},
+            409,
+            "belongs to another client",
+        ),
+        (
+            {
+                "action": "split",
+                "client_ids": ["c-na-1"],
+                "source_keys": ["hubspot:c-na-1", "salesforce:c-na-1"],
+            },
+            409,
+            "empty",
+        ),
+    ],
+)
+async def test_commands_that_could_not_be_applied_are_refused_before_publishing(
+    kafka_client, body, status, says
+):
+    """Issue 13: merge / split naming unknown ids were accepted and silently did nothing."""
+    client, kafka = kafka_client
+    response = await client.post("/api/dedupe/review/decisions", json=body, headers=ENGINEER)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert says in response.json()["detail"]
+    await settle()
+    topic = kafka.topics.dedupe_command
+    assert await read_topic(kafka.bootstrap_servers, topic, expect=1, timeout=1) == []

@@ -178,3 +178,44 @@ async def test_leadership_uses_advisor_ids_not_emails(client, runtime):
     # An e-mail is not a key for a role that may not see e-mails.
     by_email = await client.get("/api/advisors/bob@emea.example/workload", headers=leader)
     assert by_email.status_code == 404
+
+
+async def test_texts_name_no_row_of_another_region(client):
+    """Issue 13: reasons, traces and conflict details written by the rules service name
+    parent clients and territories of other regions; a region-scoped reader gets those ids
+    replaced, the ids of its own region kept, and the global roles the texts unchanged."""
+    detail = (await client.get("/api/clients/c-emea-3", headers=EMEA_LEADER)).json()
+    current = detail["current_assignment"]
+    assert current["reason"].startswith("c-emea-3 follows its parent another region into")
+    assert "another region" in current["reason"]
+    assert "c-na-1" not in current["reason"]
+    assert current["previous_territory_id"] == "another region"
+    assert current["trace"]["notes"] == [
+        "follows its parent another region (another region)",
+        "kept c-emea-3 in region",
+    ]
+    assert current["trace"]["rejected_candidates"][0]["territory_id"] == "another region"
+    conflicts = (await client.get("/api/conflicts", headers=EMEA_LEADER)).json()["items"]
+    emea1 = next(c for c in conflicts if c["client_id"] == "c-emea-1")
+    assert emea1["detail"] == (
+        "c-emea-1 matches emea-uk and another region (shares a parent with another region)"
+    )
+
+    admin = bearer(token_for(Role.ADMIN))
+    raw = (await client.get("/api/clients/c-emea-3", headers=admin)).json()["current_assignment"]
+    assert "c-na-1 into na-east" in raw["reason"]
+    assert raw["previous_territory_id"] == "na-west"
+    conflicts = (await client.get("/api/conflicts", headers=admin)).json()["items"]
+    assert "na-west" in next(c for c in conflicts if c["client_id"] == "c-emea-1")["detail"]
+
+
+async def test_assignments_name_their_advisor(client):
+    """Issue 13: `advisor.name` was null in every assignment; it comes from ADVISOR_DIM."""
+    admin = bearer(token_for(Role.ADMIN))
+    items = (await client.get("/api/assignments?limit=100", headers=admin)).json()["items"]
+    assert items
+    assert all(a["advisor"]["name"] for a in items if a["advisor"])
+    bob = next(a for a in items if a["advisor"] and a["advisor"]["email"] == "bob@emea.example")
+    assert bob["advisor"]["name"] == "Bob Europa"
+    detail = (await client.get("/api/clients/c-na-1", headers=admin)).json()
+    assert detail["current_assignment"]["advisor"]["name"]

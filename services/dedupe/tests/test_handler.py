@@ -96,3 +96,24 @@ async def test_a_batch_keeps_each_records_correlation_id_on_its_golden_client():
         )
     by_client = {e["payload"]["client_id"]: e["correlation_id"] for e in out}
     assert by_client == {golden_id(f"salesforce:{i}"): f"upload/{i}" for i in range(3)}
+
+
+async def test_a_command_that_changes_nothing_is_logged_and_counted(caplog):
+    """Issue 13: a merge naming unknown clients was accepted and did nothing, silently."""
+    from territory.dedupe.service import COMMANDS
+
+    before = COMMANDS.labels("merge", "not_applied")._value.get()
+    service, topics, out, _ = _service()
+    async with TestKafkaBroker(service.broker) as broker:
+        command = DedupeCommanded(
+            producer="api",
+            payload=DedupeCommand(
+                action="merge", client_ids=["gc-nobody", "gc-nobody-2"], decided_by="r@x.com"
+            ),
+        )
+        await broker.publish(command.model_dump_json().encode(), topics.dedupe_command)
+    assert out == []
+    assert COMMANDS.labels("merge", "not_applied")._value.get() == before + 1
+    warned = [r for r in caplog.records if r.getMessage() == "dedupe command changed nothing"]
+    assert warned
+    assert warned[0].client_ids == ["gc-nobody", "gc-nobody-2"]

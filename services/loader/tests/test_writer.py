@@ -17,7 +17,7 @@ from factories import (
 from sqlalchemy import func, select
 
 from territory.loader.writer import WarehouseWriter
-from territory.shared.events import DedupeDecision, MatchEvidence
+from territory.shared.events import ClientDeduplicated, DedupeDecision, MatchEvidence
 from territory.shared.warehouse import schema as s
 
 
@@ -321,3 +321,40 @@ def test_a_reused_event_id_for_another_record_is_found_a_redelivery_is_not(wareh
     items, _ = loaded([same_again, other, fresh, twin])
     # `other` reuses an id RAW holds; `twin` reuses the id of an earlier event of the batch.
     assert writer.reused_event_ids(items) == [1, 3]
+
+
+def test_one_open_review_item_per_client_and_source_key(warehouse):
+    """Issue 13: each re-rendering of a possible duplicate became one more open item."""
+
+    def possible(version: int, minute: int, confidence: float) -> ClientDeduplicated:
+        evidence = [MatchEvidence(candidate_client_id="c9", confidence=confidence)]
+        return golden(
+            "c1",
+            ["001"],
+            version=version,
+            minute=minute,
+            decision=DedupeDecision.POSSIBLE_DUPLICATE,
+            evidence=evidence,
+        )
+
+    first, second = possible(1, 1, 0.71), possible(2, 5, 0.82)
+    write(warehouse, [first], batch_id="b1")
+    write(warehouse, [second, possible(3, 3, 0.5)], batch_id="b2")  # one batch, two versions
+    write(warehouse, [first, possible(1, 0, 0.6)], batch_id="b3")  # redelivered, and older
+    other = golden(
+        "c2",
+        ["002"],
+        minute=2,
+        decision=DedupeDecision.POSSIBLE_DUPLICATE,
+        evidence=[MatchEvidence(candidate_client_id="c9", confidence=0.9)],
+    )
+    write(warehouse, [other], batch_id="b4")
+    with warehouse.connect() as conn:
+        rows = conn.execute(select(s.dedupe_review).order_by(s.dedupe_review.c.client_id))
+        items = rows.mappings().all()
+    assert [(i["client_id"], i["source_key"], i["status"]) for i in items] == [
+        ("c1", "salesforce:001", "open"),
+        ("c2", "salesforce:002", "open"),
+    ]
+    assert items[0]["event_id"] == str(second.event_id)
+    assert float(items[0]["best_confidence"]) == pytest.approx(0.82)

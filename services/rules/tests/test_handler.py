@@ -60,3 +60,24 @@ async def test_client_deduplicated_handler_publishes_the_assignment(settings):
         rejected.mock.assert_called_once()
         assert rejected.mock.call_args.args[0]["payload"]["reason"] == "contract_violation"
         assignments.mock.assert_called_once()
+
+
+async def test_acknowledging_a_conflict_that_is_not_open_is_logged_and_counted(settings, caplog):
+    """Issue 13: acknowledging an unknown conflict was accepted and did nothing, silently."""
+    from territory.rules.service import COMMANDS
+    from territory.shared.events import RulesCommand, RulesCommanded
+
+    kernel = ServiceKernel(settings, "rules")
+    service = RulesService(
+        settings=settings,
+        publisher=kernel.publisher,
+        dead_letters=kernel.dead_letters,
+        producer="t",
+    )
+    before = COMMANDS.labels("acknowledge_conflict", "not_applied")._value.get()
+    command = RulesCommand(
+        action="acknowledge_conflict", requested_by="carl@x.com", conflict_id="multi:nobody"
+    )
+    await service.on_command(RulesCommanded(producer="api", payload=command))
+    assert COMMANDS.labels("acknowledge_conflict", "not_applied")._value.get() == before + 1
+    assert any(r.getMessage() == "acknowledged conflict is not open" for r in caplog.records)

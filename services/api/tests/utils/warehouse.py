@@ -229,10 +229,11 @@ def fill(engine: Engine) -> None:
             cid = row["client_id"]
             first = NOW - timedelta(days=20)
             second = NOW - timedelta(days=2)
-            facts.append(_fact(eid(f"a1-{cid}"), row, None, first, second, False, "2026.11.1"))
-            facts.append(
-                _fact(eid(f"a2-{cid}"), row, row["advisor_email"], second, None, True, "2026.11.2")
-            )
+            pair = [
+                _fact(eid(f"a1-{cid}"), row, None, first, second, False, "2026.11.1"),
+                _fact(eid(f"a2-{cid}"), row, row["advisor_email"], second, None, True, "2026.11.2"),
+            ]
+            facts.extend(_cross_region(f) if cid == "c-emea-3" else f for f in pair)
         conn.execute(insert(wh.assignments_fact), facts)
         conn.execute(
             insert(wh.conflicts),
@@ -244,9 +245,12 @@ def fill(engine: Engine) -> None:
                     None,
                     ["na-east", "na-west"],
                 ),
-                _conflict(
-                    "multi_territory:c-emea-1", "multi_territory", "c-emea-1", None, ["emea-uk"]
-                ),
+                {
+                    **_conflict(
+                        "multi_territory:c-emea-1", "multi_territory", "c-emea-1", None, ["emea-uk"]
+                    ),
+                    "detail": "c-emea-1 matches emea-uk and na-west (shares a parent with c-na-2)",
+                },
                 _conflict(
                     "advisor_over_capacity:nick@na.example",
                     "advisor_over_capacity",
@@ -354,6 +358,23 @@ def _fact(
         "is_current": current,
         "correlation_id": None,
         "loaded_at": LOADED,
+    }
+
+
+def _cross_region(fact: dict[str, Any]) -> dict[str, Any]:
+    """c-emea-3 follows its NA parent: its texts name NA rows (what the rules service
+    writes for a hierarchy decision), which an EMEA-only reader must not receive."""
+    trace = dict(fact["trace"])
+    trace["level"] = fact["decision_level"] = "hierarchy"
+    trace["rejected_candidates"] = [
+        {"territory_id": "na-east", "reason": "parent c-na-1 is assigned to na-east"}
+    ]
+    trace["notes"] = ["follows its parent c-na-1 (na-east)", "kept c-emea-3 in region"]
+    return {
+        **fact,
+        "reason": f"c-emea-3 follows its parent c-na-1 into na-east, then {fact['territory_id']}",
+        "trace": trace,
+        "previous_territory_id": "na-west" if fact["is_current"] else None,
     }
 
 

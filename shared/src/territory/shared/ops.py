@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from faststream.asgi import AsgiResponse, get
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
@@ -66,3 +66,20 @@ def ops_routes(
         return AsgiResponse(body, 200 if ok else 503, {"content-type": "application/json"})
 
     return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app())]
+
+
+def serve_docs(app: AsgiFastStream, path: str = "/docs") -> AsgiFastStream:
+    """Add the service's AsyncAPI document to a consumer service's ops port: `/docs` (the
+    AsyncAPI HTML viewer, faststream's) and `/docs.json` (the document itself, which needs
+    no browser nor network). The HTTP services have FastAPI's `/docs` already."""
+    from faststream.asgi import make_asyncapi_asgi
+
+    app.routes.append((path, make_asyncapi_asgi(app.schema, try_it_out_path=None)))
+
+    @get(include_in_schema=False)
+    async def document(scope: Any) -> AsgiResponse:
+        body = json.dumps(app.schema.to_specification().to_jsonable()).encode()
+        return AsgiResponse(body, status_code=200, headers={"content-type": "application/json"})
+
+    app.routes.append((f"{path}.json", document))
+    return app

@@ -8,6 +8,7 @@ import typer
 
 from territory.api.security import Role, issue_dev_token
 from territory.api.settings import ApiSettings
+from territory.shared.access import POLICY
 from territory.shared.settings import load_settings
 
 app = typer.Typer(help="The API service.", no_args_is_help=True)
@@ -38,10 +39,20 @@ def token(
     ttl: Annotated[int | None, typer.Option(help="Seconds until it expires.")] = None,
 ) -> None:
     """Sign a token with the development key (refused outside development):
-    `territory token --role CRM_ANALYST --region NA`."""
+    `territory token --role SALES_LEADERSHIP --region EMEA`. Regions are only for
+    region-scoped roles: for the others they would be silently ignored, so they are refused."""
     settings = load_settings(ApiSettings)
     if settings.environment != "development":
         raise typer.BadParameter("the development issuer only works in development")
+    if region:
+        global_roles = [r for r in role if POLICY[r].all_regions]
+        if global_roles and len(global_roles) == len(role):
+            names = ", ".join(r.value for r in global_roles)
+            scoped = ", ".join(r.value for r in Role if not POLICY[r].all_regions)
+            raise typer.BadParameter(
+                f"{names} sees every region; regions are only for {scoped}",
+                param_hint="--region",
+            )
     typer.echo(
         issue_dev_token(
             settings.auth, subject=subject, roles=role, regions=region or [], ttl_seconds=ttl

@@ -96,8 +96,12 @@ def page_params(
 PageDep = Annotated[Page, Depends(page_params)]
 
 
-def masker_for(runtime: Runtime, principal: Principal) -> Masker:
-    return Masker(principal, runtime.settings.secret_key.get_secret_value())
+def masker_for(runtime: Runtime, principal: Principal, session: Session | None = None) -> Masker:
+    """The caller's masker; with a session it also redacts ids of other regions' rows."""
+    mask = Masker(principal, runtime.settings.secret_key.get_secret_value())
+    if session is not None:
+        mask.restrict_regions(session)
+    return mask
 
 
 def not_found(what: str) -> ApiProblem:

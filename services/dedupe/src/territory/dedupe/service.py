@@ -79,6 +79,7 @@ from territory.shared.events import (
 )
 from territory.shared.kernel import Batch, ServiceKernel, dead_letter_id, read_events
 from territory.shared.log import RateLimitedLog, configure_logging
+from territory.shared.ops import serve_docs
 from territory.shared.settings import load_settings
 from territory.shared.topics import Topic
 
@@ -88,6 +89,11 @@ SERVICE = "dedupe"
 
 DECISIONS = Counter(
     "territory_dedupe_records_total", "Records placed, by decision", ["decision", "update"]
+)
+COMMANDS = Counter(
+    "territory_dedupe_commands_total",
+    "Reviewers' commands, by action and whether anything changed",
+    ["action", "outcome"],
 )
 EMITTED = Counter("territory_dedupe_golden_events_total", "Golden client events published")
 STALE = Counter(
@@ -201,6 +207,20 @@ class DedupeService:
         for event in batch:
             changed = self.engine.on_command(event.payload)
             origin.update(dict.fromkeys(changed, event.correlation_id))
+            COMMANDS.labels(event.payload.action, "applied" if changed else "not_applied").inc()
+            if not changed:
+                # The API checks ids before publishing; one that still changes nothing
+                # (a race with another decision, a command from elsewhere) is said out loud.
+                log.warning(
+                    "dedupe command changed nothing",
+                    extra={
+                        "action": event.payload.action,
+                        "decided_by": event.payload.decided_by,
+                        "client_ids": event.payload.client_ids,
+                        "source_keys": event.payload.source_keys,
+                    },
+                )
+                continue
             log.info(
                 "dedupe command applied",
                 extra={
@@ -285,9 +305,10 @@ class DedupeService:
         return self.rebuilt
 
     def app(self) -> AsgiFastStream:
-        return self.kernel.app(
+        app = self.kernel.app(
             readiness=[("master", self.ready)], on_startup=[self.rebuild_on_start]
         )
+        return serve_docs(app)
 
 
 def _payload_hash(event: ClientReceived) -> int:

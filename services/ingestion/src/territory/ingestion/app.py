@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from prometheus_client import Counter
 
 from territory.ingestion.files import FileFormat, detect_format, ingest_file, new_upload_id
 from territory.ingestion.parsing import HeaderError, RawRow
-from territory.ingestion.pipeline import IngestionReport
+from territory.ingestion.pipeline import BrokerUnavailable, IngestionReport
 from territory.ingestion.runtime import Runtime, running
 from territory.ingestion.settings import IngestionSettings
 from territory.shared.events import FieldError, RejectReason
@@ -63,6 +64,25 @@ def create_app(settings: IngestionSettings) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), title="Request refused")
+
+    @app.exception_handler(BrokerUnavailable)
+    async def _broker_unavailable(request: Request, exc: BrokerUnavailable) -> JSONResponse:
+        # The broker's address is the operator's business: it is logged, not returned.
+        log.warning(
+            "answered 503: broker unavailable",
+            extra={"bootstrap_servers": exc.bootstrap_servers, "detail": exc.detail},
+        )
+        retry_after = math.ceil(runtime_of(request).settings.ingestion.publish_timeout_seconds)
+        return problem(
+            503,
+            f"the event broker is unavailable: {exc.acknowledged} of the {exc.total} records "
+            "read were published (the first ones, in order); the others were not "
+            "acknowledged. Retrying the whole request is safe.",
+            title="Broker unavailable",
+            headers={"Retry-After": str(retry_after)},
+            published=exc.acknowledged,
+            unacknowledged=exc.total - exc.acknowledged,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,7 +22,7 @@ from rich.table import Table
 
 from territory.ingestion.files import FileFormat, detect_format, ingest_file
 from territory.ingestion.parsing import HeaderError
-from territory.ingestion.pipeline import IngestionReport
+from territory.ingestion.pipeline import BrokerUnavailable, IngestionReport
 from territory.ingestion.runtime import running
 from territory.ingestion.settings import IngestionSettings
 from territory.shared.log import configure_logging
@@ -50,6 +52,8 @@ def ingest_file_command(
     offending rows."""
     settings = load_settings(IngestionSettings)
     configure_logging("ingestion", level="WARNING", json_lines=False)
+    # A broker that cannot be reached is reported once, below, not per connection attempt.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     if fmt not in (None, "csv", "jsonl"):
         raise typer.BadParameter("--format must be csv or jsonl")
     file_format: FileFormat = fmt or detect_format(path.name)  # type: ignore[assignment]
@@ -88,10 +92,29 @@ def ingest_file_command(
     except HeaderError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    except BrokerUnavailable as exc:
+        # One line, no traceback: which broker, and how far the file got.
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(3) from None
+    except (KafkaError, OSError) as exc:
+        servers = settings.kafka.bootstrap_servers
+        console.print(
+            f"[red]error:[/] cannot reach the Kafka broker at {servers} "
+            f"({_describe(exc)}); nothing was published",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(3) from None
     if json_output:
         typer.echo(report.model_dump_json(indent=2, exclude_none=True))
     else:
         print_report(report)
+
+
+def _describe(exc: BaseException) -> str:
+    name = type(exc).__name__
+    text = str(exc)
+    return text if text.startswith(name) else f"{name}: {text}".rstrip(": ")
 
 
 def print_report(report: IngestionReport) -> None:

@@ -5,6 +5,7 @@ the first offending rows."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+from prometheus_client import Counter as Metric
 from pydantic import BaseModel, Field, ValidationError
 
 from territory.ingestion.parsing import RawRow
@@ -34,6 +36,12 @@ KNOWN_COLUMNS = frozenset(ClientRecord.model_fields)
 # Offending rows shown per (outcome, reason, field): enough to find the pattern in a file.
 MAX_EXAMPLES = 3
 _EXAMPLE_CHARS = 120
+
+LATE = Metric(
+    "territory_ingestion_late_batches_total",
+    "Batches whose caller was told the broker was unavailable, by what became of them",
+    ["outcome"],
+)
 
 
 class RecordResult(BaseModel):
@@ -93,6 +101,40 @@ class IngestionReport(BaseModel):
         return self.accepted + self.rejected
 
 
+class BrokerUnavailable(Exception):
+    """The broker did not acknowledge a batch within the publish timeout (or refused it).
+
+    What the caller can rely on: the first `acknowledged` records (in input order) are
+    durably on Kafka; the others were not acknowledged. Those of the batch that was in
+    flight when the timeout struck stay with the producer, which keeps retrying: when the
+    broker comes back they may still be written, and this is logged and counted
+    (`territory_ingestion_late_batches_total{outcome="published"}`), never silent. Once a
+    timeout has happened, new records are only handed to the producer after the broker
+    answers again, so a refused request publishes nothing later. Retrying the same
+    records is safe: a record is its (source_key, updated_at), staging keeps one row per
+    source key and dedupe emits no new golden version for unchanged content.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        detail: str,
+        *,
+        acknowledged: int,
+        total: int,
+        in_flight: int,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.detail = detail
+        self.acknowledged = acknowledged
+        self.total = total
+        self.in_flight = in_flight
+        super().__init__(
+            f"Kafka broker at {bootstrap_servers} unavailable ({detail}): "
+            f"{acknowledged:,} of {total:,} records read were published"
+        )
+
+
 class Ingestor:
     def __init__(
         self,
@@ -101,11 +143,68 @@ class Ingestor:
         *,
         producer: str,
         batch_size: int = 2_000,
+        publish_timeout: float | None = None,
+        bootstrap_servers: str = "",
     ) -> None:
         self.publisher = publisher
         self.dead_letters = dead_letters
         self.producer = producer
         self.batch_size = batch_size
+        self.publish_timeout = publish_timeout
+        self.bootstrap_servers = bootstrap_servers
+        # Set after a timeout: the broker must answer before more records are handed over.
+        self.degraded = False
+        # Batches still waiting for acknowledgements after their caller was answered.
+        self.late: set[asyncio.Task[None]] = set()
+
+    async def _publish(
+        self, batch: list[Event[Any]], upload_id: str, done: int, total: int
+    ) -> None:
+        """Publish one batch within the publish timeout, or raise `BrokerUnavailable`."""
+        if not batch:
+            return
+        timeout = self.publish_timeout
+
+        def unavailable(detail: str, in_flight: int) -> BrokerUnavailable:
+            return BrokerUnavailable(
+                self.bootstrap_servers, detail, acknowledged=done, total=total, in_flight=in_flight
+            )
+
+        if self.degraded:
+            if not await self.publisher.ready(min(timeout or 2.0, 2.0)):
+                raise unavailable("it does not answer", 0)
+            self.degraded = False
+        task = asyncio.ensure_future(self.publisher.publish_many(batch))
+        try:
+            finished, _ = await asyncio.wait({task}, timeout=timeout)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task in finished:
+            try:
+                task.result()
+            except Exception as exc:
+                self.degraded = True
+                raise unavailable(f"{type(exc).__name__}: {exc}".rstrip(": "), 0) from exc
+            return
+        self.degraded = True
+        self.late.add(task)
+        task.add_done_callback(lambda t: self._landed_late(t, upload_id, len(batch)))
+        log.warning(
+            "publish timed out",
+            extra={"upload_id": upload_id, "records": len(batch), "timeout_s": timeout},
+        )
+        raise unavailable(f"no acknowledgement within {timeout:g}s", len(batch))
+
+    def _landed_late(self, task: asyncio.Task[None], upload_id: str, records: int) -> None:
+        self.late.discard(task)
+        failed = task.cancelled() or task.exception() is not None
+        LATE.labels("failed" if failed else "published").inc()
+        log.warning(
+            "records of a request answered 'broker unavailable' were "
+            + ("not published" if failed else "published after its timeout"),
+            extra={"upload_id": upload_id, "records": records},
+        )
 
     def _validate(
         self, data: Mapping[str, Any], defaults: Mapping[str, Any]
@@ -135,6 +234,7 @@ class Ingestor:
         tally = _ProblemTally()
         results: list[RecordResult] = []
         batch: list[Event[Any]] = []
+        published = 0
 
         async for row in _each(rows):
             correlation_id = f"{upload_id}/{row.row_number}"
@@ -205,11 +305,12 @@ class Ingestor:
                         )
                     )
             if len(batch) >= self.batch_size:
-                await self.publisher.publish_many(batch)
+                await self._publish(batch, upload_id, published, report.total)
+                published += len(batch)
                 batch = []
                 if progress is not None:
                     progress(report.total)
-        await self.publisher.publish_many(batch)
+        await self._publish(batch, upload_id, published, report.total)
         if progress is not None:
             progress(report.total)
 

@@ -44,6 +44,8 @@ async def running(settings: IngestionSettings) -> AsyncIterator[Runtime]:
             kernel.dead_letters,
             producer=kernel.producer,
             batch_size=settings.ingestion.publish_batch_size,
+            publish_timeout=settings.ingestion.publish_timeout_seconds,
+            bootstrap_servers=settings.kafka.bootstrap_servers,
         )
         yield Runtime(
             settings=settings,

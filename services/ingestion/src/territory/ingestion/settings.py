@@ -15,6 +15,12 @@ class IngestionOptions(BaseModel):
     max_records_per_request: int = Field(10_000, ge=1)
     max_record_bytes: int = Field(64 * 1024, ge=1024, description="One record in a file.")
     publish_batch_size: int = Field(2_000, ge=1)
+    publish_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a batch may wait for the broker's acknowledgement before the "
+        "request is answered 503 (the CLI exits with an error).",
+    )
     spool_dir: str | None = Field(None, description="Where uploads are spooled (default: tmp).")
 
 

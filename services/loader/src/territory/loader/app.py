@@ -11,6 +11,7 @@ from faststream.asgi import AsgiFastStream
 from territory.loader.runtime import SERVICE, build_kernel, build_loader
 from territory.loader.settings import LoaderSettings
 from territory.shared.log import configure_logging
+from territory.shared.ops import serve_docs
 from territory.shared.settings import load_settings
 from territory.shared.warehouse.migrate import migrate
 
@@ -47,7 +48,7 @@ def create_app(settings: LoaderSettings) -> AsgiFastStream:
         on_shutdown=[stop],
     )
     app.after_shutdown(disposed)
-    return app
+    return serve_docs(app)
 
 
 def main() -> None:  # pragma: no cover - process entry point

@@ -304,7 +304,7 @@ class WarehouseWriter:
             for e in events
             if e.payload.decision == DedupeDecision.POSSIBLE_DUPLICATE
         ]
-        self.bulk.insert_new(conn, s.dedupe_review, reviews, ["event_id"])
+        self._load_reviews(conn, reviews)
         if not latest:
             return set()
         t = s.client_dim
@@ -463,6 +463,39 @@ class WarehouseWriter:
         )
         conn.execute(update(ad).values(active=False))
         self.bulk.upsert(conn, ad, r.advisor_rows(dims, now=now), ["advisor_email"])
+
+    def _load_reviews(self, conn: Connection, reviews: list[r.Row]) -> None:
+        """One open review item per (client, source key): dedupe emits a possible
+        duplicate again each time the golden client is re-rendered (a new version, a parent
+        resolved), and each such event used to become one more open item for the same
+        pair. The newest event replaces the open item; an older one, redelivered late,
+        changes nothing."""
+        if not reviews:
+            return
+        newest: dict[tuple[str, str], r.Row] = {}
+        for row in reviews:
+            pair = (row["client_id"], row["source_key"])
+            known = newest.get(pair)
+            if known is None or _aware(row["occurred_at"]) >= _aware(known["occurred_at"]):
+                newest[pair] = row
+        t = s.dedupe_review
+        superseded: list[str] = []
+        for chunk in chunks(sorted({c for c, _ in newest}), 500):
+            stmt = select(t.c.event_id, t.c.client_id, t.c.source_key, t.c.occurred_at).where(
+                t.c.status == "open", t.c.client_id.in_(chunk)
+            )
+            for open_item in conn.execute(stmt):
+                pair = (open_item.client_id, open_item.source_key)
+                candidate = newest.get(pair)
+                if candidate is None or open_item.event_id == candidate["event_id"]:
+                    continue
+                if _aware(open_item.occurred_at) <= _aware(candidate["occurred_at"]):
+                    superseded.append(open_item.event_id)
+                else:
+                    del newest[pair]  # stale: the open item is newer
+        for chunk in chunks(superseded, 500):
+            conn.execute(delete(t).where(t.c.event_id.in_(chunk)))
+        self.bulk.insert_new(conn, t, list(newest.values()), ["event_id"])
 
     def _apply_dedupe_commands(self, conn: Connection, commands: list[DedupeCommanded]) -> None:
         t = s.dedupe_review

@@ -75,6 +75,11 @@ STALE = PromCounter(
     "Golden client versions not applied: not newer than the version held",
 )
 limited = RateLimitedLog(log, interval=10.0)
+COMMANDS = PromCounter(
+    "territory_rules_commands_total",
+    "rules.command by action and whether it applied to something",
+    ["action", "outcome"],
+)
 
 
 class _Placed(BaseModel):
@@ -411,9 +416,20 @@ class RulesService:
     async def on_command(self, event: RulesCommanded) -> None:
         command = event.payload
         if command.action == "reassign":
+            COMMANDS.labels(command.action, "applied").inc()
             await self.reassign(changed_by=f"replay:{command.requested_by}")
         elif command.conflict_id:
             self.acknowledged.add(command.conflict_id)
+            if command.conflict_id not in self.book.open_conflicts:
+                # The API checks the warehouse first; one that still names no open
+                # conflict (resolved meanwhile, or sent by something else) is said out loud.
+                COMMANDS.labels(command.action, "not_applied").inc()
+                log.warning(
+                    "acknowledged conflict is not open",
+                    extra={"conflict_id": command.conflict_id, "by": command.requested_by},
+                )
+                return
+            COMMANDS.labels(command.action, "applied").inc()
             log.info(
                 "conflict acknowledged",
                 extra={"conflict_id": command.conflict_id, "by": command.requested_by},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -49,17 +50,33 @@ def assignment_columns() -> list[ColumnElement[Any]]:
     ]
 
 
-def assignment_record(row: Any, mask: Masker) -> AssignmentRecord:
+def advisor_names(session: Session, rows: Iterable[Any]) -> dict[str, str]:
+    """Advisors' names (ADVISOR_DIM, from the ruleset) for the advisors of these rows: the
+    assignment event carries only the e-mail, so the read side joins the name."""
+    emails = {r[col] for r in rows for col in ("advisor_email", "previous_advisor_email") if r[col]}
+    if not emails:
+        return {}
+    a = wh.advisor_dim
+    stmt = select(a.c.advisor_email, a.c.name).where(a.c.advisor_email.in_(sorted(emails)))
+    return {email: name for email, name in session.execute(stmt) if name}
+
+
+def assignment_record(
+    row: Any, mask: Masker, names: Mapping[str, str] | None = None
+) -> AssignmentRecord:
     trace = row["trace"]
+    names = names or {}
     return AssignmentRecord(
         event_id=row["event_id"],
         client_id=row["client_id"],
         client_name=row.get("client_name"),
         territory_id=row["territory_id"],
-        advisor=mask.advisor(row["advisor_email"]),
+        advisor=mask.advisor(row["advisor_email"], names.get(row["advisor_email"] or "")),
         tier=row["tier"],
-        previous_territory_id=row["previous_territory_id"],
-        previous_advisor=mask.advisor(row["previous_advisor_email"]),
+        previous_territory_id=mask.territory(row["previous_territory_id"]),
+        previous_advisor=mask.advisor(
+            row["previous_advisor_email"], names.get(row["previous_advisor_email"] or "")
+        ),
         ruleset_version=row["ruleset_version"],
         rule_id=row["rule_id"],
         decision_level=row["decision_level"],
@@ -122,7 +139,8 @@ def list_assignments(
         count = _scoped_join(select(f.c.event_id).select_from(joined).where(*conditions), principal)
     rows, total = fetch_page(session, stmt, page, count)
     forbid_tax_ids(session, mask, [r["client_id"] for r in rows])
-    return [assignment_record(r, mask) for r in rows], total
+    names = advisor_names(session, rows)
+    return [assignment_record(r, mask, names) for r in rows], total
 
 
 def trend(

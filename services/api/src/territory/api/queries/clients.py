@@ -13,7 +13,11 @@ from sqlalchemy.orm import Session
 from territory.api.deps import Page
 from territory.api.masking import Masker
 from territory.api.queries import quality
-from territory.api.queries.assignments import assignment_columns, assignment_record
+from territory.api.queries.assignments import (
+    advisor_names,
+    assignment_columns,
+    assignment_record,
+)
 from territory.api.queries.common import fetch_page, in_scope, order_by, scoped, visible_clients
 from territory.api.schemas import (
     ClientDetail,
@@ -221,14 +225,19 @@ def client_detail(
         for s in sources
     ]
     f = wh.assignments_fact
-    history_rows = session.execute(
-        select(*assignment_columns())
-        .select_from(f)
-        .where(f.c.client_id == client_id)
-        .order_by(f.c.effective_from.desc(), f.c.event_id)
-        .limit(200)
-    ).mappings()
-    history = [assignment_record(h, mask) for h in history_rows]
+    history_rows = (
+        session.execute(
+            select(*assignment_columns())
+            .select_from(f)
+            .where(f.c.client_id == client_id)
+            .order_by(f.c.effective_from.desc(), f.c.event_id)
+            .limit(200)
+        )
+        .mappings()
+        .all()
+    )
+    names = advisor_names(session, history_rows)
+    history = [assignment_record(h, mask, names) for h in history_rows]
     current = next((h for h in history if h.is_current), None)
     return ClientDetail(
         golden=golden,

@@ -107,9 +107,11 @@ def list_conflicts(
     return [conflict_record(r, mask, seen) for r in rows], total
 
 
-def conflict_visible(session: Session, principal: Principal, conflict_id: str) -> bool:
-    stmt = select(k.c.conflict_id).where(k.c.conflict_id == conflict_id)
+def conflict_resolved(session: Session, principal: Principal, conflict_id: str) -> bool | None:
+    """Whether the conflict is resolved; None when it does not exist for this caller."""
+    stmt = select(k.c.resolved).where(k.c.conflict_id == conflict_id)
     scope = conflict_scope(principal)
     if scope is not None:
         stmt = stmt.where(scope)
-    return session.scalar(stmt) is not None
+    row = session.execute(stmt).first()
+    return None if row is None else bool(row.resolved)

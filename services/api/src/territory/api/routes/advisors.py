@@ -38,7 +38,7 @@ def list_advisors(
     items, total = queries.list_advisors(
         session,
         principal,
-        masker_for(runtime, principal),
+        masker_for(runtime, principal, session),
         territory_id=territory,
         q=q,
         include_inactive=include_inactive,
@@ -59,7 +59,7 @@ def advisor_workload(
     principal: Reader,
     page: PageDep,
 ) -> AdvisorWorkload:
-    mask = masker_for(runtime, principal)
+    mask = masker_for(runtime, principal, session)
     email = queries.resolve_advisor(session, principal, mask.secret, advisor)
     if email is None:
         raise not_found("advisor")

@@ -63,7 +63,7 @@ def list_assignments(
     since: datetime | None = None,
     sort: Annotated[str | None, Query(pattern=sort_pattern(list(queries.ASSIGNMENT_SORTS)))] = None,
 ) -> Paged[AssignmentRecord]:
-    mask = masker_for(runtime, principal)
+    mask = masker_for(runtime, principal, session)
     advisor_email = advisor_queries.advisor_filter(session, principal, mask.secret, advisor)
     if advisor_email is False:
         return Paged.of([], 0, page)

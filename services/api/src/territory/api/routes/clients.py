@@ -44,7 +44,7 @@ def list_clients(
     q: Search = None,
     sort: Annotated[str | None, Query(pattern=sort_pattern(list(queries.CLIENT_SORTS)))] = None,
 ) -> Paged[ClientSummary]:
-    mask = masker_for(runtime, principal)
+    mask = masker_for(runtime, principal, session)
     advisor_email = advisor_queries.advisor_filter(session, principal, mask.secret, advisor)
     if advisor_email is False:
         return Paged.of([], 0, page)
@@ -79,7 +79,7 @@ def client_hierarchy(
     result = queries.hierarchy(
         session,
         principal,
-        masker_for(runtime, principal),
+        masker_for(runtime, principal, session),
         parent_id=parent_id,
         q=q,
         page=page,
@@ -99,7 +99,9 @@ def client_hierarchy(
 def get_client(
     client_id: ClientId, session: SessionDep, runtime: RuntimeDep, principal: Reader
 ) -> ClientDetail:
-    detail = queries.client_detail(session, principal, masker_for(runtime, principal), client_id)
+    detail = queries.client_detail(
+        session, principal, masker_for(runtime, principal, session), client_id
+    )
     if detail is None:
         raise not_found("client")
     return detail

@@ -17,7 +17,7 @@ from territory.api.deps import (
     masker_for,
     not_found,
 )
-from territory.api.errors import PROBLEM_RESPONSES
+from territory.api.errors import PROBLEM_RESPONSES, ApiProblem
 from territory.api.queries import conflicts as queries
 from territory.api.queries.common import sort_pattern
 from territory.api.schemas import Accepted, AcknowledgeRequest, ConflictRecord, Paged
@@ -43,7 +43,7 @@ def list_conflicts(
     items, total = queries.list_conflicts(
         session,
         principal,
-        masker_for(runtime, principal),
+        masker_for(runtime, principal, session),
         kind=kind,
         severity=severity,
         resolved=resolved,
@@ -66,8 +66,11 @@ async def acknowledge_conflict(
     session: SessionDep,
     principal: RulesEditor,
 ) -> Accepted:
-    if not queries.conflict_visible(session, principal, conflict_id):
+    resolved = queries.conflict_resolved(session, principal, conflict_id)
+    if resolved is None:
         raise not_found("conflict")
+    if resolved:
+        raise ApiProblem(409, f"conflict {conflict_id} is already resolved")
     event = RulesCommanded(
         producer=runtime.producer,
         payload=RulesCommand(

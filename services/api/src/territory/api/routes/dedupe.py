@@ -31,7 +31,7 @@ def review_queue(
     items, total = queries.list_reviews(
         session,
         principal,
-        masker_for(runtime, principal),
+        masker_for(runtime, principal, session),
         status=status,
         min_confidence=min_confidence,
         page=page,
@@ -45,7 +45,9 @@ def review_queue(
     status_code=202,
     summary="Merge golden clients, or split source records off one (`dedupe.command`)",
 )
-async def decide(body: DedupeDecisionRequest, runtime: RuntimeDep, principal: Steward) -> Accepted:
+async def decide(
+    body: DedupeDecisionRequest, runtime: RuntimeDep, session: SessionDep, principal: Steward
+) -> Accepted:
     try:
         command = DedupeCommand(
             action=body.action,
@@ -56,5 +58,10 @@ async def decide(body: DedupeDecisionRequest, runtime: RuntimeDep, principal: St
         )
     except ValidationError as exc:
         raise ApiProblem(422, "; ".join(e["msg"] for e in exc.errors())) from None
+    # Checked against the warehouse before anything is published: a command naming
+    # clients or records that do not exist would be accepted and silently do nothing.
+    problem = queries.command_problem(session, principal, command)
+    if problem is not None:
+        raise ApiProblem(*problem)
     event = DedupeCommanded(producer=runtime.producer, payload=command)
     return await actions.publish(runtime, event, f"{body.action} requested")

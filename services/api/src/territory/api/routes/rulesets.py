@@ -52,7 +52,7 @@ def get_ruleset(
     runtime: RuntimeDep,
     principal: Steward,
 ) -> RulesetVersionDetail:
-    detail = queries.version_detail(session, masker_for(runtime, principal), version)
+    detail = queries.version_detail(session, masker_for(runtime, principal, session), version)
     if detail is None:
         raise not_found("ruleset version")
     return detail

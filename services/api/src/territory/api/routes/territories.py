@@ -44,7 +44,7 @@ def list_territories(
     items, total = queries.list_territories(
         session,
         principal,
-        masker_for(runtime, principal),
+        masker_for(runtime, principal, session),
         region=region,
         segment=segment,
         tier=tier,
@@ -61,7 +61,7 @@ def get_territory(
     territory_id: TerritoryId, session: SessionDep, runtime: RuntimeDep, principal: Reader
 ) -> TerritoryDetail:
     detail = queries.territory_detail(
-        session, principal, masker_for(runtime, principal), territory_id
+        session, principal, masker_for(runtime, principal, session), territory_id
     )
     if detail is None:
         raise not_found("territory")
@@ -85,7 +85,7 @@ def territory_assignments(
     items, total = assignment_queries.list_assignments(
         session,
         principal,
-        masker_for(runtime, principal),
+        masker_for(runtime, principal, session),
         assignment_queries.AssignmentFilters(territory_id=territory_id, current_only=current_only),
         page,
         sort,
