@@ -363,6 +363,12 @@ export type BlacklistOverride = {
  */
 export type ClientDetail = {
     current_assignment: AssignmentRecord | null;
+    /**
+     * Field Issues
+     *
+     * Optional values quarantined in the source records (left empty).
+     */
+    field_issues?: Array<FieldIssueRecord>;
     golden: GoldenRecord;
     /**
      * History
@@ -543,6 +549,42 @@ export type ConflictSummary = {
 };
 
 /**
+ * DataQualitySummary
+ */
+export type DataQualitySummary = {
+    /**
+     * By Field
+     *
+     * Issues per field.
+     */
+    by_field: {
+        [key: string]: number;
+    };
+    /**
+     * By Field And Code
+     *
+     * Most frequent first.
+     */
+    by_field_and_code: Array<FieldIssueCount>;
+    /**
+     * Clients With Issues
+     */
+    clients_with_issues: number;
+    /**
+     * Issues
+     *
+     * Field issues of the clients within your regions.
+     */
+    issues: number;
+    /**
+     * Masked
+     *
+     * PII kinds masked for this caller.
+     */
+    masked: Array<string>;
+};
+
+/**
  * DedupeDecisionRequest
  */
 export type DedupeDecisionRequest = {
@@ -628,6 +670,74 @@ export type DevTokenRequest = {
      * Subject
      */
     subject?: string;
+};
+
+/**
+ * FieldIssueCount
+ */
+export type FieldIssueCount = {
+    /**
+     * Clients
+     *
+     * Distinct golden clients having them.
+     */
+    clients: number;
+    /**
+     * Code
+     */
+    code: string;
+    /**
+     * Field
+     */
+    field: string;
+    /**
+     * Issues
+     *
+     * Field issues (one per source record and value).
+     */
+    issues: number;
+};
+
+/**
+ * FieldIssueRecord
+ *
+ * One optional value a source record arrived with and the contract did not accept.
+ */
+export type FieldIssueRecord = {
+    /**
+     * Client Id
+     *
+     * Golden client (null until deduplicated).
+     */
+    client_id?: string | null;
+    /**
+     * Client Name
+     */
+    client_name?: string | null;
+    /**
+     * Code
+     *
+     * invalid_lei, invalid_tax_id, unknown_segment, …
+     */
+    code: string;
+    /**
+     * Field
+     */
+    field: string;
+    /**
+     * Message
+     */
+    message: string;
+    /**
+     * Raw
+     *
+     * The value as received; null when it is PII you may not see.
+     */
+    raw?: string | null;
+    /**
+     * Source Key
+     */
+    source_key: string;
 };
 
 /**
@@ -993,6 +1103,32 @@ export type PagedDedupeReviewItem = {
      * Items
      */
     items: Array<DedupeReviewItem>;
+    /**
+     * Limit
+     *
+     * The page size used (after capping).
+     */
+    limit: number;
+    /**
+     * Offset
+     */
+    offset: number;
+    /**
+     * Total
+     *
+     * Rows matching the filters (all pages).
+     */
+    total: number;
+};
+
+/**
+ * Paged[FieldIssueRecord]
+ */
+export type PagedFieldIssueRecord = {
+    /**
+     * Items
+     */
+    items: Array<FieldIssueRecord>;
     /**
      * Limit
      *
@@ -2667,6 +2803,136 @@ export type AcknowledgeConflictApiConflictsConflictIdAcknowledgePostResponses = 
 };
 
 export type AcknowledgeConflictApiConflictsConflictIdAcknowledgePostResponse = AcknowledgeConflictApiConflictsConflictIdAcknowledgePostResponses[keyof AcknowledgeConflictApiConflictsConflictIdAcknowledgePostResponses];
+
+export type DataQualityApiDataQualityGetData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Field
+         */
+        field?: string | null;
+    };
+    url: '/api/data-quality';
+};
+
+export type DataQualityApiDataQualityGetErrors = {
+    /**
+     * Bad request
+     */
+    400: Problem;
+    /**
+     * Not authenticated
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Request too large
+     */
+    413: Problem;
+    /**
+     * Invalid request
+     */
+    422: Problem;
+    /**
+     * Too many requests
+     */
+    429: Problem;
+    /**
+     * Service unavailable
+     */
+    503: Problem;
+};
+
+export type DataQualityApiDataQualityGetError = DataQualityApiDataQualityGetErrors[keyof DataQualityApiDataQualityGetErrors];
+
+export type DataQualityApiDataQualityGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: DataQualitySummary;
+};
+
+export type DataQualityApiDataQualityGetResponse = DataQualityApiDataQualityGetResponses[keyof DataQualityApiDataQualityGetResponses];
+
+export type DataQualityIssuesApiDataQualityIssuesGetData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Field
+         */
+        field?: string | null;
+        /**
+         * Code
+         */
+        code?: string | null;
+        /**
+         * Limit
+         *
+         * Page size; values above the server's maximum are capped.
+         */
+        limit?: number | null;
+        /**
+         * Offset
+         */
+        offset?: number;
+    };
+    url: '/api/data-quality/issues';
+};
+
+export type DataQualityIssuesApiDataQualityIssuesGetErrors = {
+    /**
+     * Bad request
+     */
+    400: Problem;
+    /**
+     * Not authenticated
+     */
+    401: Problem;
+    /**
+     * Forbidden
+     */
+    403: Problem;
+    /**
+     * Not found
+     */
+    404: Problem;
+    /**
+     * Request too large
+     */
+    413: Problem;
+    /**
+     * Invalid request
+     */
+    422: Problem;
+    /**
+     * Too many requests
+     */
+    429: Problem;
+    /**
+     * Service unavailable
+     */
+    503: Problem;
+};
+
+export type DataQualityIssuesApiDataQualityIssuesGetError = DataQualityIssuesApiDataQualityIssuesGetErrors[keyof DataQualityIssuesApiDataQualityIssuesGetErrors];
+
+export type DataQualityIssuesApiDataQualityIssuesGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: PagedFieldIssueRecord;
+};
+
+export type DataQualityIssuesApiDataQualityIssuesGetResponse = DataQualityIssuesApiDataQualityIssuesGetResponses[keyof DataQualityIssuesApiDataQualityIssuesGetResponses];
 
 export type ListRejectionsApiDataQualityRejectionsGetData = {
     body?: never;

@@ -7,8 +7,8 @@
   dead letter carries at most `dead_letters.max_original_bytes` of the original, the rest
   is archived.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from alembic import op
 
 from territory.shared.warehouse.engine import backend_of, metadata_for
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
