@@ -94,8 +94,16 @@ try {
 
     await visit(page, role, "territories", "/territories", { shot: "territories" });
     await page.getByRole("combobox", { name: "Region" }).click();
+    const filtered = page.waitForResponse((r) => r.url().includes("/api/territories?") && r.url().includes("region=EMEA"));
     await page.getByRole("option", { name: "EMEA", exact: true }).click();
-    await settle(page);
+    await filtered;
+    // waitForLoadState resolves at once after the first load: wait for what the screen shows.
+    await page
+      .waitForFunction(() => {
+        const cells = [...document.querySelectorAll('table[aria-label="Territories"] tbody tr td:nth-child(2)')];
+        return cells.length > 0 && cells.every((c) => c.textContent === "EMEA");
+      }, null, { timeout: 30_000 })
+      .catch(() => {});
     const regions = await page.locator('table[aria-label="Territories"] tbody tr td:nth-child(2)').allInnerTexts();
     check(regions.length > 0 && regions.every((r) => r === "EMEA"), `the region filter shows EMEA territories only (${regions})`);
     await page.getByRole("tab", { name: /Cards/ }).click();
@@ -106,12 +114,12 @@ try {
     await visit(page, role, "territory clients", `/territories/${encodeURIComponent(biggest.territory_id)}`, { shot: "territory-clients" });
     const firstPage = await page.locator('table[aria-label="Clients in this territory"] tbody tr').count();
     check(firstPage > 0, "a territory's clients are listed");
+    const sorted = page.waitForResponse((r) => r.url().includes("/clients?") && r.url().includes("aum_usd"));
     await page.getByRole("button", { name: /AUM/ }).click();
-    await settle(page);
+    await sorted;
     if (biggest.client_count > 50) {
       await page.getByRole("button", { name: /Next/ }).click();
-      await settle(page);
-      check(await page.getByText("Page 2 ·").isVisible(), "keyset paging moves to page 2");
+      check(await page.getByText("Page 2 ·").waitFor({ timeout: 30_000 }).then(() => true, () => false), "keyset paging moves to page 2");
     }
 
     await visit(page, role, "client hierarchy", "/clients");
@@ -123,6 +131,8 @@ try {
     const term = child.name.split(/\s+/).find((w) => w.length >= 4) ?? child.name;
     await page.getByRole("searchbox", { name: "Search clients by name" }).fill(term);
     await page.getByRole("searchbox", { name: "Search clients by name" }).press("Enter");
+    await page.locator('[role="tree"] mark').first().waitFor({ timeout: 30_000 }).catch(() => {});
+    await page.locator(`[role="treeitem"][data-name="${child.name.replace(/"/g, '\\"')}"]`).first().waitFor({ timeout: 30_000 }).catch(() => {});
     await settle(page);
     const marks = await page.locator('[role="tree"] mark').count();
     check(marks > 0, `the tree search highlights "${term}"`);
@@ -224,7 +234,9 @@ try {
     const roots = await api(token, "/api/clients/hierarchy?limit=500");
     const withChildren = roots.items.find((n) => n.child_count > 0);
     if (withChildren) {
+      const children = page.waitForResponse((r) => r.url().includes("parent_id=")).catch(() => {});
       await page.getByRole("button", { name: `Expand ${withChildren.name}` }).first().click().catch(() => {});
+      await children;
       await settle(page);
     }
     const badges = await page.locator('[role="tree"] [role="treeitem"] .ml-auto span:last-child').allInnerTexts();
