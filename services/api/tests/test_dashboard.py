@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete, insert
 
 from territory.api.app import create_app
+from territory.api.counting import CountCache
 from territory.api.security import Role, TokenVerifier
 from territory.api.settings import ApiOptions, ApiSettings
 from territory.shared.warehouse import schema as wh
@@ -28,8 +29,13 @@ LEADER_EMEA = bearer(token_for(Role.SALES_LEADERSHIP, "EMEA"))
 
 def _app_with(runtime, settings: ApiSettings):
     app = create_app(settings, manage_runtime=False)
+    # A count cache of its own, as its settings say: the session runtime's cache holds
+    # totals other tests counted (an empty table counted earlier stays 0 for 30 s).
     app.state.runtime = dataclasses.replace(
-        runtime, settings=settings, verifier=TokenVerifier(settings.auth)
+        runtime,
+        settings=settings,
+        verifier=TokenVerifier(settings.auth),
+        counts=CountCache(settings.api.count_cache_seconds),
     )
     return app
 
