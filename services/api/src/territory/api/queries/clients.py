@@ -91,7 +91,7 @@ def visible_parent(principal: Principal) -> ColumnElement[Any]:
     return case((visible.exists(), c.c.parent_client_id), else_=None).label("parent_client_id")
 
 
-def _summary_select(principal: Principal) -> Select[Any]:
+def summary_select(principal: Principal) -> Select[Any]:
     return select(
         c.c.client_id,
         c.c.name,
@@ -141,7 +141,7 @@ def list_clients(
     sort: str | None,
 ) -> tuple[list[ClientSummary], int]:
     conditions = _filters(filters)
-    stmt = scoped(_summary_select(principal).where(*conditions), principal, c.c.region)
+    stmt = scoped(summary_select(principal).where(*conditions), principal, c.c.region)
     stmt = order_by(stmt, sort, CLIENT_SORTS, "name", c.c.client_id)
     count = scoped(select(c.c.client_id).where(*conditions), principal, c.c.region)
     rows, total = fetch_page(session, stmt, page, count)
@@ -274,9 +274,7 @@ def hierarchy(
     )
     if scope is not None:
         child_count = child_count.where(child.c.region.in_(sorted(principal.region_scope or ())))
-    stmt = _summary_select(principal).add_columns(
-        child_count.scalar_subquery().label("child_count")
-    )
+    stmt = summary_select(principal).add_columns(child_count.scalar_subquery().label("child_count"))
     conditions: list[ColumnElement[bool]] = [c.c.retired.is_(False)]
     if scope is not None:
         conditions.append(scope)

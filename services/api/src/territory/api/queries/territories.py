@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from territory.api.counting import cached
 from territory.api.deps import Page
 from territory.api.masking import Masker
-from territory.api.queries.clients import client_summary, visible_parent
+from territory.api.queries.clients import client_summary, summary_select
 from territory.api.queries.common import fetch_page, order_by, scoped
 from territory.api.schemas import (
     AdvisorRef,
@@ -240,24 +240,7 @@ def territory_clients(
                 or_(column > value, and_(column == value, c.c.client_id > last_id)),
             ]
     stmt = scoped(
-        select(
-            c.c.client_id,
-            c.c.name,
-            c.c.region,
-            c.c.segment,
-            c.c.country,
-            c.c.tier,
-            c.c.territory_id,
-            c.c.advisor_email,
-            a.c.name.label("advisor_name"),
-            visible_parent(principal),
-            c.c.aum_usd,
-            c.c.annual_revenue_usd,
-            c.c.updated_at,
-            column.label("sort_key"),
-        )
-        .select_from(c.outerjoin(a, a.c.advisor_email == c.c.advisor_email))
-        .where(*page_conditions),
+        summary_select(principal).add_columns(column.label("sort_key")).where(*page_conditions),
         principal,
         c.c.region,
     )
