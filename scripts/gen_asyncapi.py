@@ -108,10 +108,25 @@ def one_channel_per_topic(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+_NAMED = frozenset(("channels", "operations", "messages", "schemas"))
+
+
+def stable(node: Any, key: str | None = None) -> Any:
+    """The document with its name-keyed maps (channels, operations, messages, schemas) in
+    name order: faststream collects subscribers in sets, so its order changes per run and
+    the committed file would churn on every `make asyncapi`."""
+    if isinstance(node, dict):
+        items = sorted(node.items()) if key in _NAMED else node.items()
+        return {k: stable(v, k) for k, v in items}
+    if isinstance(node, list):
+        return [stable(v) for v in node]
+    return node
+
+
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/asyncapi")
     out.mkdir(parents=True, exist_ok=True)
-    doc = build()
+    doc = stable(build())
     (out / "territory-events.yaml").write_text(
         yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8"
     )

@@ -368,3 +368,72 @@ def test_a_consumed_golden_client_is_not_validated_again_inside_rules(monkeypatc
     outcome = book.apply(engine, "c-1", changed_by="test")
     assert outcome.assignments
     assert calls == []
+
+
+FALLBACK = {"fallback": {"territory": "EU-2", "reason": "data review"}}
+
+
+def test_a_client_no_rule_places_is_held_in_the_fallback_territory_and_flagged():
+    engine = engine_of(**FALLBACK)
+    d = engine.decide(facts(country="JP"), StateView())  # no rule covers JP
+    assert (d.territory_id, d.level, d.rule_id, d.advisor_email) == (
+        "EU-2",
+        DecisionLevel.FALLBACK,
+        "fallback",
+        C,
+    )
+    assert "fallback territory EU-2: data review" in d.reason
+    [finding] = d.findings
+    assert finding.kind == ConflictKind.NO_TERRITORY
+    assert "held in the fallback territory EU-2" in finding.detail
+    # A rule that applies still wins over the fallback.
+    placed = engine.decide(facts(country="GB"), StateView())
+    assert (placed.territory_id, placed.level) == ("EU", DecisionLevel.REGION)
+    # Without a fallback the same client stays unassigned, flagged.
+    bare = engine_of().decide(facts(country="JP"), StateView())
+    assert (bare.territory_id, bare.level) == (None, DecisionLevel.UNASSIGNED)
+
+
+def test_a_blacklisted_fallback_leaves_the_client_unassigned_with_the_reason():
+    engine = engine_of(
+        **FALLBACK,
+        blacklist=[{"client_id": "c1", "territories": ["EU-2"], "reason": "sanctions desk"}],
+    )
+    d = engine.decide(facts(country="JP"), StateView())
+    assert d.territory_id is None
+    why = {c.rule_id: c.reason for c in d.trace.rejected_candidates}
+    assert why["fallback"] == "fallback territory is blacklisted: sanctions desk"
+    assert [f.kind for f in d.findings] == [ConflictKind.NO_TERRITORY]
+
+
+def test_a_subsidiary_does_not_follow_a_parent_held_in_the_fallback():
+    engine = engine_of(**FALLBACK, hierarchy={"subsidiaries": "follow_parent"})
+    book = Book()
+    book.put_client(ClientFacts.of(golden("p", country="JP")))
+    book.put_client(ClientFacts.of(golden("s", country="GB", parent="p")))
+    book.put_client(ClientFacts.of(golden("t", country="JP", parent="p")))
+    for client_id in book.order():
+        book.apply(engine, client_id, changed_by="t")
+    assert book.placements["p"].territory_id == "EU-2"
+    assert book.placements["s"].territory_id == "EU"  # its own region rule, not the parent
+    assert (book.placements["t"].territory_id, book.placements["t"].rule_id) == (
+        "EU-2",
+        "fallback",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fallback", "problem"),
+    [
+        ({"territory": "NOWHERE"}, "unknown territory 'NOWHERE'"),
+        ({"territory": "NA-BIG"}, "serves only tier 'big'"),
+    ],
+)
+def test_the_fallback_must_be_a_territory_for_every_tier(fallback, problem):
+    from territory.rules.ruleset import RulesetError
+
+    with pytest.raises(RulesetError) as caught:
+        engine_of(fallback=fallback)
+    assert any(
+        path == "fallback.territory" and problem in msg for path, msg in caught.value.problems
+    )

@@ -252,18 +252,21 @@ def test_sample_ruleset_assigns_every_valid_sample_client():
     for client_id in list(book.order()):
         events.extend(book.apply(engine, client_id, changed_by="test").assignments)
     # A record whose country was quarantined and that names no region gives the region
-    # rules nothing to go on: it is not dropped, it is flagged as a no_territory conflict.
-    placeable = {c for c, f in book.clients.items() if f.values.get("region")}
-    assert len(placeable) > 3000
-    assert {e.client_id for e in events} >= placeable
-    unplaced = set(book.clients) - {e.client_id for e in events}
-    assert all(f"no_territory:{c}:-" in book.open_conflicts for c in unplaced)
-    assert len(events) + len(unplaced) == len(book.clients)
+    # rules nothing to go on: it is not dropped, the fallback territory holds it and it is
+    # flagged as a no_territory conflict for review.
+    assert {e.client_id for e in events} == set(book.clients)
+    assert len(events) == len(book.clients)
     assert all(e.territory_id and e.advisor_email and e.trace.rule_id for e in events)
+    held = {e.client_id for e in events if e.trace.level.value == "fallback"}
+    assert held, "the sample has records with a quarantined country and no region"
+    # Only clients without a region land there (a country rule or a parent places others).
+    assert held <= {c for c, f in book.clients.items() if not f.values.get("region")}
+    assert all(f"no_territory:{c}:-" in book.open_conflicts for c in held)
+    assert {e.territory_id for e in events if e.client_id in held} == {"GLOBAL-DATA-REVIEW"}
     territories = {e.territory_id for e in events}
     assert territories == {t.id for t in engine.ruleset.territories}
     levels = {e.trace.level.value for e in events}
-    assert levels == {"whitelist", "hierarchy", "tier", "segment", "region"}
+    assert levels == {"whitelist", "hierarchy", "tier", "segment", "region", "fallback"}
 
 
 def test_the_vocabulary_names_fields_of_the_contracts_record():

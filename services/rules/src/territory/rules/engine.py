@@ -6,9 +6,11 @@ and returns a `Decision` with its full trace and the conflicts it found. It does
 and mutates nothing, so the same inputs always give the same decision.
 
 Precedence: whitelist > blacklist > (hierarchy, when subsidiaries follow their parent)
-> tier rules > segment rules > region rules. Within a level the highest `priority`
-wins; equal priorities are broken by rule id (ascending, plain string order) and, when
-they name different territories, reported as a `multi_territory` conflict.
+> tier rules > segment rules > region rules > the ruleset's fallback territory. Within a
+level the highest `priority` wins; equal priorities are broken by rule id (ascending,
+plain string order) and, when they name different territories, reported as a
+`multi_territory` conflict. A subsidiary never follows a parent that is only held in the
+fallback territory: it is decided on its own facts.
 The blacklist is a veto, not a level: a blacklisted territory is never assigned, by any
 level, a whitelist entry included (that clash is reported).
 
@@ -123,6 +125,7 @@ class Engine(CompiledRules):
             and self.hierarchy.subsidiaries == "follow_parent"
             and parent is not None
             and parent.territory_id is not None
+            and parent.rule_id != "fallback"
         ):
             if parent.territory_id in blacklist:
                 rejected.append(
@@ -205,14 +208,35 @@ class Engine(CompiledRules):
                 f": {rule.description}" if rule.description else ""
             )
         if territory is None:
+            fallback = self.ruleset.fallback
+            caught = fallback.territory if fallback is not None else None
+            if caught is not None and caught in blacklist:
+                rejected.append(
+                    RejectedCandidate.model_construct(
+                        territory_id=caught,
+                        rule_id="fallback",
+                        reason=f"fallback territory is blacklisted: {blacklist[caught]}",
+                    )
+                )
+                caught = None
             findings.append(
                 Finding(
                     ConflictKind.NO_TERRITORY,
-                    "no rule places this client in an allowed territory",
+                    "no rule places this client in an allowed territory"
+                    + (f"; held in the fallback territory {caught}" if caught else ""),
                     tuple(sorted(blacklist)),
                 )
             )
-            reason = "no territory: no whitelist entry or rule applies"
+            if fallback is not None and caught is not None:
+                territory = caught
+                level = DecisionLevel.FALLBACK
+                rule_id = "fallback"
+                matched = ["no whitelist entry, parent or rule applies"]
+                reason = f"no rule applies: held in the fallback territory {caught}" + (
+                    f": {fallback.reason}" if fallback.reason else ""
+                )
+            else:
+                reason = "no territory: no whitelist entry or rule applies"
 
         selection = None
         if territory is not None:

@@ -226,6 +226,16 @@ class ChurnGuard(_Strict):
     )
 
 
+class Fallback(_Strict):
+    """Where a client goes when no whitelist entry, parent or rule places it (a client
+    whose quarantined country left it without a region, a segment no rule covers): a
+    territory of the ruleset, so every client has a territory and an owner. The client
+    still raises a `no_territory` conflict, so the gap in the rules is visible."""
+
+    territory: str = Field(..., min_length=1)
+    reason: str | None = Field(None, description="Why this territory catches the rest.")
+
+
 class Ruleset(_Strict):
     version: str = Field(..., min_length=1, max_length=64)
     description: str | None = None
@@ -239,6 +249,7 @@ class Ruleset(_Strict):
     advisor_selection: AdvisorSelection = AdvisorSelection()
     conflicts: dict[ConflictKind, ConflictPolicy] = Field(default_factory=dict)
     churn: ChurnGuard = ChurnGuard()
+    fallback: Fallback | None = None
 
     @field_validator("version", mode="before")
     @classmethod
@@ -289,6 +300,17 @@ class Ruleset(_Strict):
                     problems.append(
                         f"whitelist.{i}.advisor: {w.advisor!r} is not in {w.territory!r}"
                     )
+        if self.fallback is not None:
+            caught = next((t for t in self.territories if t.id == self.fallback.territory), None)
+            if caught is None:
+                problems.append(
+                    f"fallback.territory: unknown territory {self.fallback.territory!r}"
+                )
+            elif caught.tier is not None:
+                problems.append(
+                    f"fallback.territory: {caught.id!r} serves only tier {caught.tier!r}; "
+                    "the fallback must take clients of every tier"
+                )
         for i, b in enumerate(self.blacklist):
             for j, tid in enumerate(b.territories):
                 if tid not in territories:

@@ -26,6 +26,8 @@ class DecisionLevel(StrEnum):
     SEGMENT = "segment"
     REGION = "region"
     MANUAL = "manual"
+    # No rule placed the client; the ruleset's fallback territory holds it for review.
+    FALLBACK = "fallback"
     UNASSIGNED = "unassigned"
 
 
