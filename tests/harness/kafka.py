@@ -31,8 +31,8 @@ def run_sync(coro: Any) -> Any:
 async def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
     """Messages ever written per topic (sum of the partitions' end offsets)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a start that fails (broker down) still stops it
         out: dict[str, int] = {}
         for topic in topics:
             parts = consumer.partitions_for_topic(topic)
@@ -52,9 +52,9 @@ async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[s
     topics = list(topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
     try:
+        await admin.start()
+        await consumer.start()
         committed = await admin.list_consumer_group_offsets(group)
         out: dict[str, int] = {}
         for topic in topics:
@@ -79,8 +79,8 @@ async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[s
 async def committed_offsets(bootstrap: str, group: str) -> dict[str, int]:
     """Committed offsets of a group summed per topic."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     try:
+        await admin.start()
         committed = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
@@ -106,8 +106,8 @@ async def publish_raw(
         enable_idempotence=True,
         max_request_size=max_request_size,
     )
-    await producer.start()
     try:
+        await producer.start()
         futures = [
             await producer.send(topic, value=v, key=k, partition=partition) for k, v in messages
         ]
@@ -124,8 +124,8 @@ async def read_all(bootstrap: str, topic: str, *, idle: float = 1.5) -> list[dic
     Returns {'key', 'value' (bytes), 'partition', 'offset', 'json' (decoded or None)}.
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a start that fails (broker down) still stops it
         parts = consumer.partitions_for_topic(topic)
         if not parts:
             await consumer._client.force_metadata_update()

@@ -22,6 +22,20 @@ from territory.shared.broker import ensure_topics
 from territory.shared.settings import KafkaSettings
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # A Kafka client left open by a failed test is finalised by the garbage collector,
+    # which logs "Unclosed AIOKafka..." to a stream pytest already closed; logging then
+    # prints its own traceback, and on CPython 3.11 that traceback's caret computation
+    # calls ast.parse re-entrantly inside pytest's own ast.parse (the AST converter's
+    # state is shared), which ends the whole run with "SystemError: AST constructor
+    # recursion depth mismatch" (an INTERNALERROR that hides every result). The clients
+    # are closed in `finally` blocks; this stops logging from printing tracebacks of its
+    # own write errors, the one re-entrant path left.
+    import logging
+
+    logging.raiseExceptions = False
+
+
 def bootstrap_servers() -> str:
     return os.environ.get("TERRITORY_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
