@@ -109,3 +109,24 @@ def test_thresholds_are_validated():
     with pytest.raises(ValidationError):
         Thresholds(merge=0.5, review=0.9)
     assert Thresholds(merge=0.8, review=0.8).review == 0.8
+
+
+def test_an_identical_identifier_that_failed_its_check_digits_is_weak_evidence():
+    bad_lei = "5493001KJTIIGC8Y1R19"  # wrong check digits: quarantined, raw value kept
+    a = make_record("salesforce", "1", name="Harbor Light Pension Plan", country="US", lei=bad_lei)
+    b = make_record("hubspot", "9", name="Harbour Light Pension", country="US", lei=bad_lei)
+    assert a.lei is None
+    assert a.quarantined_raw("lei") == bad_lei
+    same = score(a, b)
+    assert same.field_scores["unchecked_id"] == FieldWeights().unchecked_id_same == 2.0
+    assert "identical lei that failed its check digits (weak evidence)" in same.reasons
+    # Another invalid value, or one side without, is no evidence at all (never negative).
+    c = make_record(
+        "dynamics", "3", name="Harbour Light Pension", country="US", lei=bad_lei[:-1] + "8"
+    )
+    d = make_record("csv", "4", name="Harbour Light Pension", country="US")
+    assert "unchecked_id" not in score(a, c).field_scores
+    assert "unchecked_id" not in score(a, d).field_scores
+    # Weak: it adds to the name evidence, far less than a valid LEI match would.
+    assert same.confidence > score(a, d).confidence
+    assert FieldWeights().unchecked_id_same < FieldWeights().lei_same / 4

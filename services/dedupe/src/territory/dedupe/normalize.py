@@ -363,6 +363,9 @@ class Profile:
     parent_key: str | None = None  # source key of the parent record, same system
     # Other exact-compare attributes (benchmarks put e.g. a date of birth here).
     extra: dict[str, str] = field(default_factory=dict)
+    # Identifiers quarantined at ingestion (an LEI or tax id that failed its check digits),
+    # as "field:VALUE" in upper case without separators: weak evidence when identical.
+    unchecked_ids: frozenset[str] = frozenset()
 
 
 def profile_of(record: ClientRecord) -> Profile:
@@ -386,4 +389,24 @@ def profile_of(record: ClientRecord) -> Profile:
         parent_key=(
             f"{record.source_system}:{record.parent_source_id}" if record.parent_source_id else None
         ),
+        unchecked_ids=unchecked_ids(record),
     )
+
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+UNCHECKED_ID_FIELDS = ("lei", "tax_id")
+
+
+def unchecked_ids(record: ClientRecord) -> frozenset[str]:
+    """The record's identifiers that failed their checks, kept as raw values by the
+    quarantine: "lei:5493001KJTIIGC8Y1R19". Values shorter than 6 characters say nothing."""
+    if not record.field_issues:
+        return frozenset()
+    out = set()
+    for name in UNCHECKED_ID_FIELDS:
+        raw = record.quarantined_raw(name)
+        if raw:
+            value = _NOT_ALNUM.sub("", raw.upper())
+            if len(value) >= 6:
+                out.add(f"{name}:{value}")
+    return frozenset(out)

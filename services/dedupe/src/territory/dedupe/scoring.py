@@ -51,6 +51,10 @@ class FieldWeights(BaseModel):
     tax_same: float = 8.0
     tax_close: float = 2.0
     tax_different: float = -6.0
+    # The same LEI / tax id on both records although it failed its check digits (the
+    # quarantine kept the raw value): a copied typo still says "same origin", weakly.
+    # Never negative: two invalid values that differ say nothing.
+    unchecked_id_same: float = 2.0
     domain_same: float = 3.0
     domain_different: float = -3.0
     country_same: float = 0.5
@@ -306,6 +310,11 @@ class Scorer:
                     if ratio >= 75
                     else "address_different"
                 )
+        shared_unchecked = q.unchecked_ids & c.unchecked_ids if q.unchecked_ids else None
+        if shared_unchecked:
+            levels["unchecked_id"] = "unchecked_id_same"
+            which = ", ".join(sorted(v.split(":", 1)[0] for v in shared_unchecked))
+            reasons.append(f"identical {which} that failed its check digits (weak evidence)")
         for attr, value in q.extra.items():
             other = c.extra.get(attr)
             if other is not None:
