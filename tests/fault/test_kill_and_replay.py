@@ -42,13 +42,6 @@ def run(kafka_bootstrap, tmp_path_factory):
         stack.stop()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "issue 12: a client whose quarantined country leaves no region gets no territory and "
-        "no assignment row, so 'one current assignment per live golden client' fails"
-    ),
-)
 def test_kill9_each_consumer_three_times_loses_and_duplicates_nothing(run, reports):
     stack: Stack = run
     work = make_workload(RECORDS)
@@ -114,6 +107,7 @@ def test_kill9_each_consumer_three_times_loses_and_duplicates_nothing(run, repor
     )
     reports.write("kill9", report, {"processes": sampler.process_report()})
     assert report.problems() == [], report.to_markdown()
+    assert report.reused_source_keys_kept_apart == len(work.reused_keys), report.to_markdown()
     assert [f.target for f in faults].count("dedupe") == KILLS_EACH
     assert all(f.at_progress is not None and f.at_progress >= 0.2 for f in faults)
     # The kills happened during the run, not after it.
@@ -122,13 +116,6 @@ def test_kill9_each_consumer_three_times_loses_and_duplicates_nothing(run, repor
     engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "issue 12: a client whose quarantined country leaves no region gets no territory and "
-        "no assignment row, so 'one current assignment per live golden client' fails"
-    ),
-)
 def test_replaying_every_topic_twice_changes_nothing(run, reports):
     """Every consumer re-reads every topic from the beginning (a fresh consumer group),
     twice: row counts and the content checksum stay as they were."""

@@ -100,6 +100,7 @@ class Reconciliation:
     live_without_one_current_assignment: int
     current_assignments_on_retired: int
     source_keys_in_several_live_golden: int
+    reused_source_keys_kept_apart: int
     staged_without_golden: int
     row_counts: dict[str, int]
     checksum: str
@@ -136,7 +137,7 @@ class Reconciliation:
         if self.source_keys_in_several_live_golden:
             out.append(
                 f"{self.source_keys_in_several_live_golden} source records in more than one "
-                "live golden client"
+                "live golden client (not a reused source key in review)"
             )
         if self.staged_without_golden:
             out.append(f"{self.staged_without_golden} staged source records have no golden client")
@@ -185,6 +186,8 @@ class Reconciliation:
             f"| current assignments of retired clients | {self.current_assignments_on_retired:,} |",
             f"| source records in several live golden clients | "
             f"{self.source_keys_in_several_live_golden:,} |",
+            f"| reused source keys kept apart (two live clients, in review) | "
+            f"{self.reused_source_keys_kept_apart:,} |",
             f"| staged source records without a golden client | {self.staged_without_golden:,} |",
             f"| content checksum | `{self.checksum[:16]}` |",
         ]
@@ -257,7 +260,9 @@ def content_checksum(engine: Engine) -> str:
 
 
 def assignment_health(engine: Engine) -> dict[str, int]:
-    """Live golden clients, those without exactly one current assignment, and the rest."""
+    """Live golden clients, those without exactly one current assignment, and the rest
+    (`several`: source keys in more than one live golden client that no reused-key review
+    explains; `reused`: those it does)."""
     af, cd = s.assignments_fact, s.client_dim
     current = (
         select(af.c.client_id, func.count().label("n"))
@@ -291,7 +296,19 @@ def assignment_health(engine: Engine) -> dict[str, int]:
             .having(func.count() > 1)
             .subquery()
         )
-        several_n = int(conn.execute(select(func.count()).select_from(several)).scalar_one())
+        shared = {k for (k,) in conn.execute(select(several.c.source_key)).all()}
+        # A source system that reused a key for another organisation: dedupe keeps the held
+        # client and founds a new one for review (evidence reason reused_source_key), so
+        # that key is in two live golden clients by design, and the review row says why.
+        dr = s.dedupe_review
+        explained: set[str] = set()
+        if shared:
+            for key, evidence in conn.execute(
+                select(dr.c.source_key, dr.c.evidence).where(dr.c.source_key.in_(sorted(shared)))
+            ).all():
+                text = evidence if isinstance(evidence, str) else json.dumps(evidence)
+                if "reused_source_key" in text:
+                    explained.add(key)
         mapped = (
             select(csr.c.source_key)
             .select_from(csr.join(cd, cd.c.client_id == csr.c.client_id))
@@ -308,7 +325,8 @@ def assignment_health(engine: Engine) -> dict[str, int]:
         "live": live_n,
         "wrong": wrong,
         "retired_current": retired_current,
-        "several": several_n,
+        "several": len(shared - explained),
+        "reused": len(explained),
         "unmapped": unmapped,
     }
 
@@ -376,6 +394,7 @@ def reconcile(
         live_without_one_current_assignment=health["wrong"],
         current_assignments_on_retired=health["retired_current"],
         source_keys_in_several_live_golden=health["several"],
+        reused_source_keys_kept_apart=health["reused"],
         staged_without_golden=health["unmapped"],
         row_counts=row_counts(engine),
         checksum=content_checksum(engine),

@@ -43,6 +43,9 @@ class Workload:
     valid: int
     invalid: int
     valid_keys: list[str]  # source keys of the valid rows (several rows may share one)
+    # Keys a later valid row reuses for another organisation (another name): dedupe keeps
+    # both organisations apart, each its own golden client, the newer one in review.
+    reused_keys: frozenset[str] = frozenset()
 
     def csv(self, rows: list[dict[str, str]] | None = None) -> bytes:
         rows = self.rows if rows is None else rows
@@ -70,14 +73,19 @@ def is_valid(row: dict[str, str]) -> tuple[bool, str | None]:
 
 def make_from_rows(rows: list[dict[str, str]]) -> Workload:
     valid_keys: list[str] = []
+    names: dict[str, str] = {}
+    reused: set[str] = set()
     invalid = 0
     for row in rows:
         ok, key = is_valid(row)
         if ok and key is not None:
             valid_keys.append(key)
+            name = row["name"].strip().casefold()
+            if names.setdefault(key, name) != name:
+                reused.add(key)
         else:
             invalid += 1
-    return Workload(rows, len(rows) - invalid, invalid, valid_keys)
+    return Workload(rows, len(rows) - invalid, invalid, valid_keys, frozenset(reused))
 
 
 def make_workload(records: int, seed: int = 13) -> Workload:
