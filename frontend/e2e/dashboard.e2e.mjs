@@ -153,6 +153,14 @@ try {
     await visit(page, role, "data quality", "/data-quality", { shot: "data-quality" });
     const refused = await api(token, "/api/data-quality/rejections/summary");
     check(refused.total > 0, "the sample's invalid rows are listed as refused");
+    const quarantined = await api(token, "/api/data-quality/issues?limit=1");
+    check(quarantined.total > 0, `the sample's invalid optional values are listed as quarantined (${quarantined.total})`);
+    check(await page.getByRole("heading", { name: "Quarantined values" }).isVisible(), "the data-quality page has a Quarantined values section");
+    const quarantineLinks = await page.getByRole("table", { name: "Quarantined field values" }).locator('a[href^="/clients/"]').count();
+    check(quarantineLinks > 0, `quarantined values link to their clients (${quarantineLinks})`);
+    await visit(page, role, "client detail (quarantined)", `/clients/${encodeURIComponent(quarantined.items[0].client_id)}`);
+    const quarantinedRows = await page.getByRole("table", { name: "Quarantined values" }).locator("tbody tr").count();
+    check(quarantinedRows > 0, `the client page lists its quarantined values (${quarantinedRows})`);
 
     await visit(page, role, "rules", "/rules");
     await page.getByRole("button", { name: /Start from the active ruleset/ }).click();

@@ -729,6 +729,12 @@ export type FieldIssueRecord = {
      */
     message: string;
     /**
+     * Occurred At
+     *
+     * When the source record version carrying the value was received.
+     */
+    occurred_at?: string | null;
+    /**
      * Raw
      *
      * The value as received; null when it is PII you may not see.

@@ -38,7 +38,8 @@ export function DataTable<T>({
   data: T[];
   sorting?: SortingState;
   onSortingChange?: (next: SortingState) => void;
-  getRowId: (row: T) => string;
+  /** A stable key; `index` (on this page) for rows the API gives no unique key. */
+  getRowId: (row: T, index: number) => string;
   caption: string;
   onRowClick?: (row: T) => void;
 }) {

@@ -4,11 +4,14 @@ that may not see them."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from territory.api.security import Role
 
 from .utils.tokens import bearer, token_for
+from .utils.warehouse import NOW
 
 pytestmark = pytest.mark.kafka
 
@@ -68,6 +71,13 @@ async def test_issue_list_filters_and_masks_pii_raw_values(client):
     assert hidden["items"][0]["raw"] is None
     lei = await get(client, "/api/data-quality/issues?field=lei&code=invalid_lei", LEADER_NA)
     assert [i["raw"] for i in lei["items"]] == ["5493001KJTIIGC8Y1R19"]  # not PII
+
+
+async def test_issues_say_when_the_record_carrying_them_arrived(client):
+    listed = await get(client, "/api/data-quality/issues?limit=100", ADMIN)
+    assert {datetime.fromisoformat(i["occurred_at"]) for i in listed["items"]} == {NOW}
+    detail = await get(client, "/api/clients/c-na-1", ADMIN)
+    assert all(datetime.fromisoformat(i["occurred_at"]) == NOW for i in detail["field_issues"])
 
 
 async def test_client_detail_lists_its_field_issues(client):

@@ -1,9 +1,9 @@
 import { useQuery } from "@tanstack/react-query";
-import { ArrowLeft, ArrowRight, History, MapPin, TriangleAlert } from "lucide-react";
+import { ArrowLeft, ArrowRight, History, MapPin, ShieldAlert, TriangleAlert } from "lucide-react";
 import type { ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import { getClientApiClientsClientIdGet, listConflictsApiConflictsGet } from "@/client/sdk.gen";
-import type { AssignmentRecord, GoldenRecord } from "@/client/types.gen";
+import type { AssignmentRecord, FieldIssueRecord, GoldenRecord, SourceRecord } from "@/client/types.gen";
 import { EmptyState, PageHeader, QueryView } from "@/components/states";
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -11,6 +11,8 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { unwrap } from "@/lib/api";
 import { formatCount, formatDate, formatUsd } from "@/lib/format";
 import { useAdvisorName } from "@/features/advisors/use-advisor-names";
+import { issuesBySource } from "@/features/data-quality/quarantine-data";
+import { RawValue } from "@/features/data-quality/raw-value";
 import { DecisionTrace } from "./decision-trace";
 
 function Field({ label, value }: { label: string; value: ReactNode }) {
@@ -41,6 +43,46 @@ function Golden({ g, masked }: { g: GoldenRecord; masked: string[] }) {
       <Field label="Dedupe decision" value={<Badge variant="secondary">{g.decision}</Badge>} />
       <Field label="Version" value={`v${g.version} · ${formatDate(g.updated_at)}`} />
     </dl>
+  );
+}
+
+/** The client's quarantined values, per source record: the record was kept and the field left empty. */
+function QuarantinedValues({ issues, sources, masked }: { issues: FieldIssueRecord[]; sources: SourceRecord[]; masked: string[] }) {
+  if (issues.length === 0) return <EmptyState title="No quarantined values">Every optional value of its source records passed validation.</EmptyState>;
+  const byKey = new Map(sources.map((s) => [s.source_key, s]));
+  return (
+    <Table aria-label="Quarantined values">
+      <TableHeader>
+        <TableRow>
+          <TableHead>Source record</TableHead>
+          <TableHead>Field</TableHead>
+          <TableHead>Code</TableHead>
+          <TableHead>Value as received</TableHead>
+          <TableHead>When</TableHead>
+        </TableRow>
+      </TableHeader>
+      <TableBody>
+        {issuesBySource(issues).flatMap(({ sourceKey, issues: group }) =>
+          group.map((i, n) => (
+            <TableRow key={`${sourceKey}:${n}`}>
+              {n === 0 ? (
+                <TableCell rowSpan={group.length} className="align-top">
+                  <span className="font-mono text-xs">{sourceKey}</span>
+                  {byKey.get(sourceKey)?.name ? <span className="block text-xs text-muted-foreground">{byKey.get(sourceKey)?.name}</span> : null}
+                </TableCell>
+              ) : null}
+              <TableCell><Badge variant="outline">{i.field}</Badge></TableCell>
+              <TableCell>
+                <Badge variant="warning">{i.code}</Badge>
+                {i.message ? <span className="mt-1 block max-w-xs text-xs text-muted-foreground">{i.message}</span> : null}
+              </TableCell>
+              <TableCell><RawValue issue={i} masked={masked} /></TableCell>
+              <TableCell className="text-xs whitespace-nowrap text-muted-foreground">{formatDate(i.occurred_at)}</TableCell>
+            </TableRow>
+          )),
+        )}
+      </TableBody>
+    </Table>
   );
 }
 
@@ -88,6 +130,7 @@ export default function ClientDetailPage() {
       <QueryView query={detail} rows={10}>
         {(d) => {
           const current = d.current_assignment;
+          const quarantined = (key: string) => (d.field_issues ?? []).filter((i) => i.source_key === key).length;
           return (
             <>
               <PageHeader
@@ -150,7 +193,10 @@ export default function ClientDetailPage() {
                         <TableBody>
                           {d.source_records.map((s) => (
                             <TableRow key={s.source_key}>
-                              <TableCell><Badge variant="outline">{s.source_system}</Badge> <span className="font-mono text-xs">{s.source_id}</span></TableCell>
+                              <TableCell>
+                                <Badge variant="outline">{s.source_system}</Badge> <span className="font-mono text-xs">{s.source_id}</span>
+                                {quarantined(s.source_key) ? <Badge variant="warning" className="ml-1">{quarantined(s.source_key)} quarantined</Badge> : null}
+                              </TableCell>
                               <TableCell>{s.name ?? "—"}</TableCell>
                               <TableCell>{s.country ?? "—"}</TableCell>
                               <TableCell className="font-mono text-xs">{s.lei ?? "—"}</TableCell>
@@ -186,6 +232,15 @@ export default function ClientDetailPage() {
                   </CardContent>
                 </Card>
               </div>
+              <Card className="mt-4">
+                <CardHeader>
+                  <CardTitle className="flex items-center gap-2"><ShieldAlert className="size-4" aria-hidden /> Quarantined values</CardTitle>
+                  <CardDescription>
+                    Optional values its source records arrived with that failed validation: each field was left empty and the client still got its territory.
+                  </CardDescription>
+                </CardHeader>
+                <CardContent><QuarantinedValues issues={d.field_issues ?? []} sources={d.source_records} masked={d.masked} /></CardContent>
+              </Card>
               <Card className="mt-4">
                 <CardHeader>
                   <CardTitle className="flex items-center gap-2"><History className="size-4" aria-hidden /> Assignment history</CardTitle>

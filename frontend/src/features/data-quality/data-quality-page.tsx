@@ -9,6 +9,7 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { unwrap } from "@/lib/api";
 import { formatCount, formatDate } from "@/lib/format";
 import { cn } from "@/lib/utils";
+import { QuarantineSection } from "./quarantine-section";
 
 export default function DataQualityPage() {
   const [reason, setReason] = useState<string>();
@@ -25,7 +26,7 @@ export default function DataQualityPage() {
     <div>
       <PageHeader
         title="Data quality"
-        description="Records a stage refused (dead letters), by reason. Nothing is dropped: each keeps its reason and its original bytes."
+        description="Records a stage refused (dead letters), by reason, and optional values quarantined on records that were kept. Nothing is dropped: a refused record keeps its reason and its original bytes, a quarantined value stays on its client."
       />
       <div className="grid gap-4 lg:grid-cols-3">
         <Card>
@@ -98,10 +99,10 @@ export default function DataQualityPage() {
                 </Table>
               )}
             </QueryView>
-            <p className="mt-3 text-xs text-muted-foreground">Quarantined fields (a value dropped while the record was kept) are not recorded by the pipeline yet; they will appear here when it does.</p>
           </CardContent>
         </Card>
       </div>
+      <QuarantineSection />
     </div>
   );
 }

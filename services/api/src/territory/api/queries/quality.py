@@ -49,6 +49,7 @@ def issue_record(row: Any, mask: Masker) -> FieldIssueRecord:
         code=row["code"],
         raw=raw,
         message=mask.text(message) or "",
+        occurred_at=row["occurred_at"],
     )
 
 
@@ -61,6 +62,7 @@ def _columns() -> tuple[Any, ...]:
         fi.c.code,
         fi.c.raw,
         fi.c.message,
+        fi.c.occurred_at,
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from territory.shared.events import UtcDatetime
+
 
 class FieldIssueRecord(BaseModel):
     """One optional value a source record arrived with and the contract did not accept."""
@@ -18,6 +20,9 @@ class FieldIssueRecord(BaseModel):
         None, description="The value as received; null when it is PII you may not see."
     )
     message: str
+    occurred_at: UtcDatetime | None = Field(
+        None, description="When the source record version carrying the value was received."
+    )
 
 
 class FieldIssueCount(BaseModel):
