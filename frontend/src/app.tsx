@@ -33,6 +33,13 @@ function Guarded() {
   return <AppShell />;
 }
 
+// The Data quality page is the stewards' (the rejections API refuses other roles); an
+// address typed by hand leads others home rather than to a page of 403 cards.
+function StewardOnly({ children }: { children: ReactNode }) {
+  const { can } = useAuth();
+  return can.steward ? children : <Navigate to="/" replace />;
+}
+
 export function App() {
   return (
     <BrowserRouter>
@@ -47,7 +54,7 @@ export function App() {
           <Route path="advisors" element={<Page><AdvisorsPage /></Page>} />
           <Route path="review" element={<Page><ReviewPage /></Page>} />
           <Route path="rules" element={<Page><RulesPage /></Page>} />
-          <Route path="data-quality" element={<Page><DataQualityPage /></Page>} />
+          <Route path="data-quality" element={<StewardOnly><Page><DataQualityPage /></Page></StewardOnly>} />
           <Route path="*" element={<Navigate to="/" replace />} />
         </Route>
       </Routes>

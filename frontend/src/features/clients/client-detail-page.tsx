@@ -210,11 +210,11 @@ export default function ClientDetailPage() {
                 </Card>
                 <Card className="lg:col-span-2">
                   <CardHeader>
-                    <CardTitle className="flex items-center gap-2"><TriangleAlert className="size-4" aria-hidden /> Data-quality issues</CardTitle>
+                    <CardTitle className="flex items-center gap-2"><TriangleAlert className="size-4" aria-hidden /> Rule conflicts</CardTitle>
                     <CardDescription>Conflicts the rules found for this client</CardDescription>
                   </CardHeader>
                   <CardContent>
-                    <QueryView query={conflicts} rows={2} isEmpty={(c) => c.items.length === 0} empty={<EmptyState title="No issue recorded" />}>
+                    <QueryView query={conflicts} rows={2} isEmpty={(c) => c.items.length === 0} empty={<EmptyState title="No conflict recorded" />}>
                       {(c) => (
                         <ul className="space-y-2">
                           {c.items.map((x) => (
