@@ -56,7 +56,8 @@ check() {
 }
 
 chromium() {
-  command -v chromium >/dev/null || [ -x /usr/bin/chromium ] && return 0
+  # type -P: the executable on PATH (`command -v` would find this very function).
+  if type -P chromium >/dev/null || [ -x /usr/bin/chromium ]; then return 0; fi
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq chromium
   else
