@@ -13,7 +13,7 @@ PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
 .PHONY: install kafka-up kafka-down lint types test test-all run stop reset bench chaos asyncapi sample clean \
-	frontend frontend-deps frontend-check client chromium
+	frontend frontend-deps frontend-check client chromium screenshots
 
 install: .venv/.installed
 
@@ -85,6 +85,10 @@ client: install
 
 chromium:
 	@scripts/frontend.sh chromium
+
+# The browser test, copying its screenshots into docs/screenshots (the README's gallery).
+screenshots: install frontend chromium
+	@TERRITORY_REFRESH_SCREENSHOTS=1 scripts/with-services.sh $(PY) -m pytest -q tests/e2e/test_dashboard.py
 
 asyncapi: install
 	$(PY) scripts/gen_asyncapi.py docs/asyncapi
