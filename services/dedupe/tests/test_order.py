@@ -216,3 +216,29 @@ def test_a_reviewer_merge_and_split_hold_whatever_arrives_later():
     engine.drain()
     assert engine.goldens[b].members == {"salesforce:1", "hubspot:3"}
     assert engine.goldens[new_id].members == {"salesforce:2"}
+
+
+def test_a_reviewer_merge_survives_a_restart():
+    engine = DedupeEngine()
+    records = [
+        make_record("salesforce", "1", name="Cedar Energy", country="CA"),
+        make_record("salesforce", "2", name="Brightwater Power", country="CA"),
+    ]
+    emitted: dict[str, GoldenClient] = {}
+    for record in records:
+        engine.on_record(record)
+    a, b = (engine.records[k].client_id for k in ("salesforce:1", "salesforce:2"))
+    engine.on_command(DedupeCommand(action="merge", client_ids=[b, a], decided_by="r@x.com"))
+    for golden in engine.drain():
+        emitted[golden.client_id] = golden
+    restored = DedupeEngine()
+    restored.restore(emitted.values(), {r.source_key: [r] for r in records})
+    restored.on_record(make_record("hubspot", "3", name="CEDAR ENERGY", country="CA"))
+    out = {g.client_id: g for g in restored.drain()}
+    assert set(out) == {b}
+    assert {r.source_key for r in out[b].source_records} == {
+        "salesforce:1",
+        "salesforce:2",
+        "hubspot:3",
+    }
+    assert out[b].evidence[0].field_scores == {"manual": 1.0}
