@@ -46,13 +46,12 @@ from territory.dedupe.master import (
     golden_id,
     reused_member_key,
 )
-from territory.dedupe.matching import Matching
 from territory.dedupe.normalize import Profile, profile_of
 from territory.dedupe.rendering import Rendering
+from territory.dedupe.scoring import Comparison
 from territory.shared.events import (
     ClientRecord,
     DedupeDecision,
-    MatchEvidence,
     SourceRecordRef,
 )
 
@@ -83,10 +82,10 @@ def shares_nothing(old: Profile, new: Profile) -> bool:
     return True
 
 
-class DedupeEngine(Matching, Commands, Rendering):
+class DedupeEngine(Commands, Rendering):
     """Records and commands in, golden clients out. The master state and its restore are
-    `master`, candidate scoring `matching`, reviewers' decisions `commands`, golden
-    records `rendering`; this class places records."""
+    `master`, pair evidence and clusters `clustering`, reviewers' decisions `commands`,
+    golden records `rendering`; this class places records."""
 
     def on_record(self, record: ClientRecord, profile: Profile | None = None) -> Placement:
         """Place one record. `profile` overrides `profile_of(record)` (callers that compare
@@ -110,40 +109,46 @@ class DedupeEngine(Matching, Commands, Rendering):
             ):
                 # An older version arriving late never overwrites a newer one.
                 return Placement(key, known.client_id, DedupeDecision.MERGED, True, [])
-            golden = self.goldens[known.client_id]
+            if known.record == record and profile is None and key in self.linked:
+                # A redelivery: nothing to place again.
+                golden = self.goldens[known.client_id]
+                return Placement(key, golden.client_id, self.assess(golden)[0], True, [])
+            before = set(self.goldens[known.client_id].members)
             self._unlink_parent(known)
             known.record = record
             known.profile = profile or profile_of(record)
             self._link_parent(known)
             self.index.add(known.profile)
+            self._unlink(key)
+            self._link(key)
+            self._recluster({key} | before, ref)
+            golden = self.goldens[known.client_id]
             golden.trigger = ref
             self._touch(golden.client_id)
-            return Placement(key, golden.client_id, golden.decision, True, [])
+            return Placement(key, golden.client_id, self.assess(golden)[0], True, [])
+        member = Member(record=record, profile=new_profile or profile_of(record), client_id="")
+        return self._place(key, member, ref)
 
-        profile = new_profile or profile_of(record)
-        ranked = self.match(profile)
-        thresholds = self.settings.thresholds
-        limit = self.settings.evidence_limit
-        if ranked and ranked[0][1].confidence >= thresholds.merge:
-            gid, comparison = ranked[0]
-            golden = self.goldens[gid]
-            decision = DedupeDecision.MERGED
-            golden.evidence = [self.evidence_of(gid, comparison)]
-        else:
-            gid = golden_id(key)
-            golden = self.goldens.setdefault(gid, Golden(client_id=gid))
-            review = [(g, c) for g, c in ranked if c.confidence >= thresholds.review]
-            decision = DedupeDecision.POSSIBLE_DUPLICATE if review else DedupeDecision.NEW
-            golden.evidence = [self.evidence_of(g, c) for g, c in (review or ranked[:1])][:limit]
-        golden.decision = decision
-        golden.trigger = ref
-        golden.members.add(key)
-        member = Member(record=record, profile=profile, client_id=gid)
+    def _place(self, key: str, member: Member, ref: SourceRecordRef) -> Placement:
+        """A record not held yet: its pairs scored, its cluster(s) recomputed."""
         self.records[key] = member
-        self.index.add(profile)
+        self.index.add(member.profile)
         self._link_parent(member)
-        self._touch(gid)
-        return Placement(key, gid, decision, False, ranked[:limit])
+        scored = self._link(key)
+        self._recluster({key}, ref)
+        golden = self.goldens[member.client_id]
+        golden.trigger = ref
+        self._touch(golden.client_id)
+        best: dict[str, Comparison] = {}
+        for other, comparison in scored:
+            cid = self.records[other].client_id
+            if cid not in best or comparison.confidence > best[cid].confidence:
+                best[cid] = comparison
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1].confidence, kv[0]))
+        decision = self.assess(golden)[0]
+        return Placement(
+            key, golden.client_id, decision, False, ranked[: self.settings.evidence_limit]
+        )
 
     def _reused(
         self, record: ClientRecord, ref: SourceRecordRef, known: Member, profile: Profile | None
@@ -159,35 +164,24 @@ class DedupeEngine(Matching, Commands, Rendering):
             return Placement(source_key, known.client_id, DedupeDecision.MERGED, True, [])
         key = reused_member_key(source_key, record)
         profile = dataclasses.replace(profile or profile_of(record), source_key=key)
-        comparison = self.scorer.compare(profile, known.profile)
-        gid = golden_id(key)
-        golden = self.goldens.setdefault(gid, Golden(client_id=gid))
         old_id = self._live(known.client_id) or known.client_id
-        golden.decision = DedupeDecision.POSSIBLE_DUPLICATE
-        golden.trigger = ref
-        golden.evidence = [
-            MatchEvidence(
-                candidate_client_id=old_id,
-                confidence=round(comparison.confidence, 6),
-                field_scores={k: round(v, 3) for k, v in comparison.field_scores.items()},
-                reasons=[
-                    REUSED_SOURCE_KEY,
-                    f"source key {source_key} now names {record.name!r} "
-                    f"(updated {_stamp(record)}); it named {known.record.name!r} "
-                    f"(updated {_stamp(known.record)}), held by {old_id}: name, identifiers "
-                    "and address all disagree, so it is not taken as an update",
-                ],
-            )
+        reasons = [
+            REUSED_SOURCE_KEY,
+            f"source key {source_key} now names {record.name!r} "
+            f"(updated {_stamp(record)}); it named {known.record.name!r} "
+            f"(updated {_stamp(known.record)}), held by {old_id}: name, identifiers "
+            "and address all disagree, so it is not taken as an update",
         ]
-        golden.members.add(key)
-        member = Member(record=record, profile=profile, client_id=gid)
-        self.records[key] = member
+        member = Member(record=record, profile=profile, client_id="", reused_reasons=reasons)
         self.reused[source_key] = key
-        self.index.add(profile)
-        self._link_parent(member)
-        self._touch(gid)
+        placement = self._place(key, member, ref)
+        comparison = self.scorer.compare(profile, known.profile)
         return Placement(
-            source_key, gid, DedupeDecision.POSSIBLE_DUPLICATE, False, [(old_id, comparison)]
+            source_key,
+            placement.client_id,
+            DedupeDecision.POSSIBLE_DUPLICATE,
+            False,
+            [(old_id, comparison)],
         )
 
     def seed(self, record: ClientRecord, profile: Profile | None = None) -> str:

@@ -132,8 +132,13 @@ class CandidateIndex:
                 else:
                     del self._postings[key]
 
-    def candidates(self, profile: Profile, *, limit: int | None = None) -> list[str]:
-        """Source keys of the most promising records, best first (never the record itself)."""
+    def candidates(
+        self, profile: Profile, *, limit: int | None = None, similar: float | None = None
+    ) -> list[str]:
+        """Source keys of the most promising records, best first (never the record itself).
+        With `similar`, every re-ranked record whose name similarity (0-100) reaches it is
+        returned as well, past `limit`: a close name among hundreds of records sharing
+        common words is then found from both sides of the pair, whichever came first."""
         limit = limit or self.settings.limit
         scores: dict[int, float] = {}
         cap = self.settings.max_postings
@@ -167,7 +172,12 @@ class CandidateIndex:
             ranked = sorted(
                 range(len(top)), key=lambda i: (-(scores[top[i]] + 3.0 * similarity[i] / 100), i)
             )
-            top = [top[i] for i in ranked]
+            if similar is not None:
+                extra = [top[i] for i in ranked[limit:] if similarity[i] >= similar]
+                top = [top[i] for i in ranked[:limit]] + extra
+                limit = len(top)
+            else:
+                top = [top[i] for i in ranked]
         return [k for k in (self._keys[h] for h in top[:limit]) if k is not None]
 
     @staticmethod

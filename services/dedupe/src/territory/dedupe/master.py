@@ -55,6 +55,9 @@ class Member:
     record: ClientRecord
     profile: Profile
     client_id: str
+    # A reused source key's later incarnation: the reasons naming both versions (its
+    # golden client is flagged for review against the held client's).
+    reused_reasons: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -66,6 +69,9 @@ class Golden:
     evidence: list[MatchEvidence] = field(default_factory=list)
     merged_client_ids: list[str] = field(default_factory=list)
     retired_into: str | None = None
+    # Reviewers' decisions that shaped this client (sticky: every later event carries
+    # them, so a restart reads the decision back as constraints).
+    manual: list[MatchEvidence] = field(default_factory=list)
     version: int = 0  # last emitted
     fingerprint: str | None = None  # of the last emitted content
 
@@ -82,11 +88,23 @@ class Placement:
 
 
 def fingerprint(golden: GoldenClient) -> str:
-    """Content of a golden client that matters downstream (not the event's metadata)."""
+    """Content of a golden client that matters downstream (not the event's metadata): the
+    golden record, lineage, parent, retirement, and its review status (decision and the
+    clients its evidence names), so a client that becomes (or stops being) a possible
+    duplicate because of another client's records is emitted again."""
     data = golden.model_dump(mode="json", exclude={"version", "trigger", "decision", "evidence"})
+    data["decision"] = golden.decision.value
+    data["candidates"] = sorted({e.candidate_client_id for e in golden.evidence})
     return hashlib.blake2b(
         json.dumps(data, sort_keys=True, default=str).encode(), digest_size=16
     ).hexdigest()
+
+
+MANUAL = "manual"
+
+
+def system_of(key: str) -> str:
+    return key.split(":", 1)[0]
 
 
 class Master:
@@ -110,6 +128,25 @@ class Master:
         # source key -> the member key of its current incarnation, for source keys reused
         # by their system for another organisation (see `DedupeEngine.on_record`).
         self.reused: dict[str, str] = {}
+        # Pair evidence between member keys, both ways: confidence of every scored pair at
+        # or above the review threshold (see `clustering`). Keys in `linked` had their
+        # candidates looked up (a restored record is looked up when its cluster is touched).
+        self.links: dict[str, dict[str, float]] = {}
+        self.linked: set[str] = set()
+        # Reviewers' constraints: records kept together / apart, and the golden id a
+        # reviewer's decision fixed for the cluster holding an anchor key.
+        self.together: dict[str, set[str]] = defaultdict(set)
+        self.apart: set[frozenset[str]] = set()
+        self.pins: dict[str, str] = {}
+        self._priority = {s: i for i, s in enumerate(self.settings.survivorship.source_priority)}
+
+    def rank(self, key: str) -> tuple[int, str]:
+        """Order of member keys for choosing a cluster's anchor (its golden id): the most
+        trusted source system first, then the smallest source key."""
+        return (self._priority.get(system_of(key), len(self._priority)), key)
+
+    def anchor(self, keys: Iterable[str]) -> str:
+        return min(keys, key=self.rank)
 
     def _live(self, client_id: str) -> str | None:
         """The golden id that now holds `client_id` (following merges), if any."""
@@ -209,6 +246,15 @@ class Master:
                     profile.source_key = key
                     self.reused[source_key] = key
                 member = Member(record=record, profile=profile, client_id=golden.client_id)
+                if key != source_key:
+                    member.reused_reasons = next(
+                        (
+                            list(e.reasons)
+                            for e in golden.evidence
+                            if e.reasons and e.reasons[0] == REUSED_SOURCE_KEY
+                        ),
+                        [REUSED_SOURCE_KEY, f"source key {source_key} was reused"],
+                    )
                 golden.members.add(key)
                 self.records[key] = member
                 self.index.add(member.profile)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from territory.dedupe.master import Golden, Master, fingerprint
+from territory.dedupe.clustering import Clustering
+from territory.dedupe.master import Golden, fingerprint
 from territory.shared.events import (
     ClientRecord,
     DedupeDecision,
@@ -15,7 +16,13 @@ from territory.shared.events import (
 )
 
 
-class Rendering(Master):
+class Rendering(Clustering):
+    def _ref(self, key: str) -> SourceRecordRef:
+        r = self.records[key].record
+        return SourceRecordRef(
+            source_system=r.source_system, source_id=r.source_id, updated_at=r.updated_at
+        )
+
     def render(self, golden: Golden) -> GoldenClient:
         if golden.retired_into is not None:
             return GoldenClient(
@@ -31,10 +38,18 @@ class Rendering(Master):
         members = sorted(golden.members)
         records = [self.records[k].record for k in members]
         parent = self.parent_of(golden)
+        decision, evidence, carrier = self.assess(golden)
+        trigger = golden.trigger
+        if carrier is not None:
+            # A review item is (client, source record): the member of its best pair.
+            trigger = self._ref(carrier)
+        elif trigger is None or trigger.source_key not in {r.source_key for r in records}:
+            # Lineage lists the trigger: it is always one of the client's own records.
+            trigger = self._ref(self.anchor(golden.members))
         return GoldenClient(
             client_id=golden.client_id,
-            decision=golden.decision,
-            trigger=golden.trigger or _NO_TRIGGER,
+            decision=decision,
+            trigger=trigger,
             record=self.survivorship.golden_record(golden.client_id, records, parent),
             parent_client_id=parent,
             source_records=[
@@ -43,7 +58,7 @@ class Rendering(Master):
                 )
                 for r in records
             ],
-            evidence=golden.evidence,
+            evidence=evidence,
             merged_client_ids=sorted(golden.merged_client_ids),
             version=golden.version + 1,
         )
