@@ -358,3 +358,35 @@ def test_one_open_review_item_per_client_and_source_key(warehouse):
     ]
     assert items[0]["event_id"] == str(second.event_id)
     assert float(items[0]["best_confidence"]) == pytest.approx(0.82)
+
+
+def test_a_merged_client_brought_back_by_dedupe_stays_live_whatever_arrives_late(warehouse):
+    """Dedupe retires x into s when a record links them and revives x when an update
+    removes the link; the survivor's events (other partition) may arrive after that."""
+    named_s = [MatchEvidence(candidate_client_id="s", confidence=0.97, reasons=["merged"])]
+    s_with_x = golden("s", ["001", "002"], version=2, minute=2, decision=DedupeDecision.MERGED)
+    s_with_x.payload.merged_client_ids = ["x"]
+    x_retired = golden("x", ["002"], version=2, minute=2, evidence=named_s)
+    x_retired.payload.retired = True
+    x_retired.payload.source_records = []
+    x_back = golden("x", ["002"], version=3, minute=4)
+    write(
+        warehouse, [golden("s", ["001"], minute=0), golden("x", ["002"], minute=1)], batch_id="b1"
+    )
+    write(warehouse, [x_retired], batch_id="b2")
+    cd = s.client_dim
+
+    def state(client_id: str):
+        with warehouse.connect() as conn:
+            return conn.execute(
+                select(cd.c.retired, cd.c.merged_into_client_id, cd.c.version).where(
+                    cd.c.client_id == client_id
+                )
+            ).one()
+
+    assert tuple(state("x")) == (True, "s", 2)  # its own event names the survivor
+    write(warehouse, [x_back], batch_id="b3")
+    assert tuple(state("x")) == (False, None, 3)
+    write(warehouse, [s_with_x], batch_id="b4")  # the survivor's older news, late
+    assert tuple(state("x")) == (False, None, 3)
+    assert tuple(state("s"))[:2] == (False, None)

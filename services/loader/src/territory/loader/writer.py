@@ -321,7 +321,7 @@ class WarehouseWriter:
         ]
         _stale(t.name, sorted(set(latest) - {e.payload.client_id for e in accepted}))
         # The current assignment columns belong to ASSIGNMENTS_FACT: never overwritten here.
-        keep = {"territory_id", "advisor_email", "tier", "merged_into_client_id"}
+        keep = {"territory_id", "advisor_email", "tier"}
         self.bulk.upsert(
             conn,
             t,
@@ -341,12 +341,20 @@ class WarehouseWriter:
             ["client_id", "source_key"],
         )
         self._link_field_issues(conn, linked)
+        # Retirement is each client's own event (`retired=True`, versioned like the rest):
+        # a survivor's `merged_client_ids` only fills in where that retired client's event
+        # named no survivor. It never retires a client itself: dedupe may bring a merged
+        # id back (an update removed the link) and the survivor's older event would bury it.
         for e in accepted:
             if e.payload.merged_client_ids:
                 conn.execute(
                     update(t)
-                    .where(t.c.client_id.in_(e.payload.merged_client_ids))
-                    .values(retired=True, merged_into_client_id=e.payload.client_id)
+                    .where(
+                        t.c.client_id.in_(e.payload.merged_client_ids),
+                        t.c.retired.is_(True),
+                        t.c.merged_into_client_id.is_(None),
+                    )
+                    .values(merged_into_client_id=e.payload.client_id)
                 )
         return set(ids)
 
