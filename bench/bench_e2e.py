@@ -536,12 +536,36 @@ def render(
         ]
     if tp["problems"]:
         lines += ["", "Reconciliation problems: " + "; ".join(tp["problems"])]
-    lines += [
-        "",
-        "What limits it: see the CPU column — no process near 100% of a core means the "
-        "pipeline waits (one message at a time, each send and commit awaited), not computes.",
-    ]
+    lines += ["", limit_sentence(tp["processes"], tp["lag"])]
     return "\n".join(lines)
+
+
+def limit_sentence(processes: dict[str, dict[str, float]], lag: list[Any]) -> str:
+    """What limits the run, read from the measurements: the busiest process (mean CPU of
+    one core over the run), whether it is near a full core, and whose lag was largest."""
+    if not processes:
+        return "What limits it: no process was sampled."
+    busiest, p = max(processes.items(), key=lambda kv: kv[1]["cpu_percent_mean"])
+    share = p["cpu_percent_mean"]
+    peak_lag: dict[str, int] = {}
+    for _, lags in lag:
+        for k, v in lags.items():
+            peak_lag[k] = max(peak_lag.get(k, 0), v)
+    behind = max(peak_lag, key=lambda k: peak_lag[k]) if peak_lag else None
+    total = sum(q["cpu_percent_mean"] for q in processes.values())
+    text = f"What limits it (measured): the busiest process is {busiest} at {share:.0f}% of a core"
+    if behind is not None:
+        text += f"; the largest consumer lag was {behind}'s ({peak_lag[behind]:,} messages)"
+    if share >= 85:
+        text += f", so {busiest} is CPU-bound: it is the bottleneck"
+    elif total >= 170:
+        text += f"; the services together use {total:.0f}% of the 2 cores: the machine is the limit"
+    else:
+        text += (
+            f"; no process is near a full core (all together {total:.0f}%), so the "
+            "pipeline also waits (sends, commits, polls), not only computes"
+        )
+    return text + "."
 
 
 def main() -> str:
