@@ -2,7 +2,8 @@
 # `make run`: Kafka and every service with embedded defaults, the sample data loaded.
 #   scripts/run.sh          start, load the sample data, print where to look, wait (Ctrl-C stops)
 #   scripts/run.sh stop     stop the services (and Kafka, if `make run` started it)
-# RUN_DETACH=1 returns after loading instead of waiting.
+# RUN_DETACH=1 returns after loading instead of waiting. SAMPLE=path loads another CSV
+# (e.g. a bigger generated file: data/sample/generate.py --organisations 20000 -o FILE).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -66,20 +67,23 @@ for spec in "${SERVICES[@]}"; do
   echo "✓ $name ready ($url)"
 done
 
+sample="${SAMPLE:-data/sample/clients.csv}"
 [ -f data/sample/clients.csv ] || "$bin/python" data/sample/generate.py
-echo "loading data/sample/clients.csv through the ingestion service…"
-curl -fsS -X POST --data-binary @data/sample/clients.csv -H 'content-type: text/csv' \
-  "http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/v1/uploads?filename=clients.csv" \
+[ -f "$sample" ] || { echo "SAMPLE=$sample: no such file" >&2; exit 2; }
+rows=$(($(wc -l <"$sample") - 1))
+echo "loading $sample ($rows rows) through the ingestion service…"
+curl -fsS -X POST --data-binary @"$sample" -H 'content-type: text/csv' \
+  "http://127.0.0.1:${TERRITORY_INGESTION__PORT:-8001}/v1/uploads?filename=$(basename "$sample")" \
   | "$bin/python" -c 'import json, sys; r = json.load(sys.stdin); print("  accepted", r["accepted"], "rejected", r["rejected"], r["rejected_by_reason"])'
 echo "waiting for the records to flow through dedupe, rules and the loader…"
-"$bin/python" - <<'PY'
-import asyncio, time
+SETTLE_SECONDS=$((180 + rows / 50)) "$bin/python" - <<'PY'
+import asyncio, os, time
 from territory.shared.broker import topic_message_counts
 from territory.shared.settings import ServiceSettings
 
 async def settle() -> None:
     kafka = ServiceSettings().kafka
-    last, quiet, deadline = None, 0, time.monotonic() + 180
+    last, quiet, deadline = None, 0, time.monotonic() + int(os.environ["SETTLE_SECONDS"])
     while time.monotonic() < deadline and quiet < 3:
         counts = await topic_message_counts(kafka)
         quiet = quiet + 1 if counts == last else 0

@@ -117,9 +117,7 @@ def client_row(event: ClientDeduplicated, *, now: datetime) -> Row:
         # client is merged into nobody. Taken from the client's newest version only, so a
         # late event of the survivor can never retire a client that came back.
         "merged_into_client_id": (
-            golden.evidence[0].candidate_client_id
-            if golden.retired and golden.evidence
-            else None
+            golden.evidence[0].candidate_client_id if golden.retired and golden.evidence else None
         ),
         "last_event_id": str(event.event_id),
         "occurred_at": event.occurred_at,
