@@ -86,9 +86,9 @@ client: install
 chromium:
 	@scripts/frontend.sh chromium
 
-# The browser test, copying its screenshots into docs/screenshots (the README's gallery).
+# The browser test alone: it refreshes docs/screenshots (the README's gallery).
 screenshots: install frontend chromium
-	@TERRITORY_REFRESH_SCREENSHOTS=1 scripts/with-services.sh $(PY) -m pytest -q tests/e2e/test_dashboard.py
+	@scripts/with-services.sh $(PY) -m pytest -q tests/e2e/test_dashboard.py
 
 asyncapi: install
 	$(PY) scripts/gen_asyncapi.py docs/asyncapi
