@@ -339,7 +339,8 @@ def test_one_open_review_item_per_client_and_source_key(warehouse):
 
     first, second = possible(1, 1, 0.71), possible(2, 5, 0.82)
     write(warehouse, [first], batch_id="b1")
-    write(warehouse, [second, possible(3, 3, 0.5)], batch_id="b2")  # one batch, two versions
+    third = possible(3, 3, 0.5)  # a newer version, stamped earlier: the version decides
+    write(warehouse, [second, third], batch_id="b2")  # one batch, two versions
     write(warehouse, [first, possible(1, 0, 0.6)], batch_id="b3")  # redelivered, and older
     other = golden(
         "c2",
@@ -356,8 +357,8 @@ def test_one_open_review_item_per_client_and_source_key(warehouse):
         ("c1", "salesforce:001", "open"),
         ("c2", "salesforce:002", "open"),
     ]
-    assert items[0]["event_id"] == str(second.event_id)
-    assert float(items[0]["best_confidence"]) == pytest.approx(0.82)
+    assert items[0]["event_id"] == str(third.event_id)
+    assert float(items[0]["best_confidence"]) == pytest.approx(0.5)
 
 
 def test_a_merged_client_brought_back_by_dedupe_stays_live_whatever_arrives_late(warehouse):
@@ -390,3 +391,34 @@ def test_a_merged_client_brought_back_by_dedupe_stays_live_whatever_arrives_late
     write(warehouse, [s_with_x], batch_id="b4")  # the survivor's older news, late
     assert tuple(state("x")) == (False, None, 3)
     assert tuple(state("s"))[:2] == (False, None)
+
+
+def test_a_review_item_closes_when_the_clients_newest_version_settles_it(warehouse):
+    """Dedupe re-decides clients as records arrive: a possible duplicate that a later
+    record merged, retired or re-triggered leaves no stale open item behind."""
+    ev = [MatchEvidence(candidate_client_id="c9", confidence=0.7)]
+    pd = DedupeDecision.POSSIBLE_DUPLICATE
+
+    def open_items() -> list[tuple[str, str]]:
+        t = s.dedupe_review
+        with warehouse.connect() as conn:
+            rows = conn.execute(select(t.c.client_id, t.c.source_key).where(t.c.status == "open"))
+            return sorted(tuple(r) for r in rows)
+
+    write(warehouse, [golden("c1", ["001"], decision=pd, evidence=ev, minute=1)], batch_id="b1")
+    write(warehouse, [golden("c2", ["002"], decision=pd, evidence=ev, minute=1)], batch_id="b2")
+    write(warehouse, [golden("c3", ["003"], decision=pd, evidence=ev, minute=1)], batch_id="b3")
+    assert open_items() == [
+        ("c1", "salesforce:001"),
+        ("c2", "salesforce:002"),
+        ("c3", "salesforce:003"),
+    ]
+    merged = golden("c1", ["001", "004"], version=2, minute=3, decision=DedupeDecision.MERGED)
+    gone = golden("c2", ["002"], version=2, minute=3, evidence=ev)
+    gone.payload.retired = True
+    moved = golden("c3", ["003", "005"], version=2, minute=3, decision=pd, evidence=ev)
+    write(warehouse, [merged, gone, moved], batch_id="b4")
+    assert open_items() == [("c3", "salesforce:005")]  # its trigger is now its record 005
+    # An older version redelivered late reopens nothing.
+    write(warehouse, [golden("c1", ["001"], decision=pd, evidence=ev, minute=1)], batch_id="b5")
+    assert open_items() == [("c3", "salesforce:005")]

@@ -299,12 +299,6 @@ class WarehouseWriter:
                 known.occurred_at,
             ):
                 latest[event.payload.client_id] = event
-        reviews = [
-            r.review_row(e, now=now)
-            for e in events
-            if e.payload.decision == DedupeDecision.POSSIBLE_DUPLICATE
-        ]
-        self._load_reviews(conn, reviews)
         if not latest:
             return set()
         t = s.client_dim
@@ -320,6 +314,16 @@ class WarehouseWriter:
             if cid not in versions or e.payload.version >= versions[cid]
         ]
         _stale(t.name, sorted(set(latest) - {e.payload.client_id for e in accepted}))
+        # Review items come from the versions applied: an older version redelivered late
+        # must not reopen an item its client's newer version settled.
+        self._load_reviews(
+            conn,
+            [
+                r.review_row(e, now=now)
+                for e in accepted
+                if e.payload.decision == DedupeDecision.POSSIBLE_DUPLICATE and not e.payload.retired
+            ],
+        )
         # The current assignment columns belong to ASSIGNMENTS_FACT: never overwritten here.
         keep = {"territory_id", "advisor_email", "tier"}
         self.bulk.upsert(
@@ -341,6 +345,7 @@ class WarehouseWriter:
             ["client_id", "source_key"],
         )
         self._link_field_issues(conn, linked)
+        self._close_settled_reviews(conn, accepted)
         # Retirement is each client's own event (`retired=True`, versioned like the rest):
         # a survivor's `merged_client_ids` only fills in where that retired client's event
         # named no survivor. It never retires a client itself: dedupe may bring a merged
@@ -504,6 +509,30 @@ class WarehouseWriter:
         for chunk in chunks(superseded, 500):
             conn.execute(delete(t).where(t.c.event_id.in_(chunk)))
         self.bulk.insert_new(conn, t, list(newest.values()), ["event_id"])
+
+    def _close_settled_reviews(self, conn: Connection, accepted: list[ClientDeduplicated]) -> None:
+        """A client's newest version decides its open review items: retired, or no longer
+        a possible duplicate, nothing is left to review; still one, only the item of its
+        current trigger (source key) stays. Dedupe re-decides clients as records arrive
+        (a bridge merges two, an update splits them), so an item opened earlier is
+        removed here rather than left open on a client that is gone or settled."""
+        t = s.dedupe_review
+        newest = {e.payload.client_id: e for e in accepted}
+        closed: list[str] = []
+        for chunk in chunks(sorted(newest), 500):
+            stmt = select(t.c.event_id, t.c.client_id, t.c.source_key, t.c.occurred_at).where(
+                t.c.status == "open", t.c.client_id.in_(chunk)
+            )
+            for item in conn.execute(stmt):
+                e = newest[item.client_id]
+                golden = e.payload
+                if _aware(item.occurred_at) > _aware(e.occurred_at):
+                    continue  # opened by a newer event than this one
+                settled = golden.retired or golden.decision != DedupeDecision.POSSIBLE_DUPLICATE
+                if settled or item.source_key != golden.trigger.source_key:
+                    closed.append(item.event_id)
+        for chunk in chunks(closed, 500):
+            conn.execute(delete(t).where(t.c.event_id.in_(chunk)))
 
     def _apply_dedupe_commands(self, conn: Connection, commands: list[DedupeCommanded]) -> None:
         t = s.dedupe_review
