@@ -78,17 +78,33 @@ curl -fsS -X POST --data-binary @"$sample" -H 'content-type: text/csv' \
 echo "waiting for the records to flow through dedupe, rules and the loader…"
 SETTLE_SECONDS=$((180 + rows / 50)) "$bin/python" - <<'PY'
 import asyncio, os, time
-from territory.shared.broker import topic_message_counts
+from territory.shared.broker import group_lag, topic_message_counts
 from territory.shared.settings import ServiceSettings
 
+GROUPS = ("territory-dedupe", "territory-rules", "territory-loader")
+
+
 async def settle() -> None:
+    """Until every service's consumer group has committed everything on its topics (and
+    the topics stopped growing), with the lag printed every 5 s; a time limit, not a hang."""
     kafka = ServiceSettings().kafka
-    last, quiet, deadline = None, 0, time.monotonic() + int(os.environ["SETTLE_SECONDS"])
+    started = time.monotonic()
+    deadline = started + int(os.environ["SETTLE_SECONDS"])
+    last, quiet, shown = None, 0, 0.0
     while time.monotonic() < deadline and quiet < 3:
         counts = await topic_message_counts(kafka)
-        quiet = quiet + 1 if counts == last else 0
+        lags = await group_lag(kafka, GROUPS)
+        done = counts == last and all(v == 0 for v in lags.values())
+        quiet = quiet + 1 if done else 0
         last = counts
+        if time.monotonic() - shown >= 5:
+            shown = time.monotonic()
+            behind = ", ".join(f"{g.removeprefix('territory-')} {v:,}" for g, v in lags.items())
+            print(f"  {shown - started:4.0f} s  not yet processed: {behind}", flush=True)
         await asyncio.sleep(1)
+    if quiet < 3:
+        print("  still flowing after the wait: the dashboard fills in as it goes", flush=True)
+
 
 asyncio.run(settle())
 PY

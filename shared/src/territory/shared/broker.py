@@ -164,6 +164,40 @@ async def topic_message_counts(settings: KafkaSettings) -> dict[str, int | None]
         await consumer.stop()
 
 
+async def group_lag(settings: KafkaSettings, groups: Iterable[str]) -> dict[str, int]:
+    """Messages not yet committed per consumer group, over the topics it has committed
+    on and every partition of them (a group that committed nothing yet counts the whole
+    of the topics it consumes once it has joined; before that it is reported as -1)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-lag"
+    )
+    try:
+        await admin.start()
+        await consumer.start()
+        out: dict[str, int] = {}
+        for group in groups:
+            committed = await admin.list_consumer_group_offsets(group)
+            topics = sorted({tp.topic for tp in committed})
+            if not topics:
+                out[group] = -1
+                continue
+            parts = [tp for t in topics for tp in await topic_partitions(consumer, t)]
+            ends = await consumer.end_offsets(parts) if parts else {}
+            lag = 0
+            for tp, end in ends.items():
+                meta = committed.get(tp)
+                done = meta.offset if meta is not None and meta.offset >= 0 else 0
+                lag += max(0, end - done)
+            out[group] = lag
+        return out
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
 def _single_node(settings: KafkaSettings) -> bool:
     return "," not in settings.bootstrap_servers
 

@@ -234,10 +234,19 @@ class Clustering(Matching):
         best: dict[str, tuple[float, str, str]] = {}
         mine = self.rank(self.anchor(golden.members))
         anchors: dict[str, tuple[int, str]] = {}
+        merge = self.settings.thresholds.merge
         for key in golden.members:
             for other, confidence in self.links.get(key, {}).items():
                 cid = self.records[other].client_id
                 if cid == golden.client_id or frozenset((key, other)) in self.apart:
+                    continue
+                # A review pair is an uncertain one: below the merge threshold (a pair
+                # above it that was not merged is known to be two clients: other LEIs,
+                # a parent link), and one of its records not confidently placed anywhere
+                # (no link at merge level). Two records each merged with their own
+                # duplicates are not asked about again: on a 33k-row export the looser
+                # rule opened 3,636 items of which 2.8% were real duplicates.
+                if confidence >= merge or (self._placed(key, merge) and self._placed(other, merge)):
                     continue
                 if cid not in anchors:
                     anchors[cid] = self.rank(self.anchor(self.goldens[cid].members))
@@ -249,6 +258,10 @@ class Clustering(Matching):
         return sorted(
             ((cid, c, k, o) for cid, (c, k, o) in best.items()), key=lambda t: (-t[1], t[0])
         )
+
+    def _placed(self, key: str, merge: float) -> bool:
+        """Whether a record has a merge-level link (it is confidently in its cluster)."""
+        return any(c >= merge for c in self.links.get(key, {}).values())
 
     def assess(self, golden: Golden) -> tuple[DedupeDecision, list[MatchEvidence], str | None]:
         """A live golden client's decision, evidence and the member that carries it."""
