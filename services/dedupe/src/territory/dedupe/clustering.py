@@ -235,8 +235,11 @@ class Clustering(Matching):
         mine = self.rank(self.anchor(golden.members))
         anchors: dict[str, tuple[int, str]] = {}
         merge = self.settings.thresholds.merge
+        for key in sorted(golden.members):
+            if key not in self.linked:
+                self._link(key)  # restored: scored once, when first needed
         for key in golden.members:
-            for other, confidence in self.links.get(key, {}).items():
+            for other, confidence in list(self.links.get(key, {}).items()):
                 cid = self.records[other].client_id
                 if cid == golden.client_id or frozenset((key, other)) in self.apart:
                     continue
@@ -260,7 +263,11 @@ class Clustering(Matching):
         )
 
     def _placed(self, key: str, merge: float) -> bool:
-        """Whether a record has a merge-level link (it is confidently in its cluster)."""
+        """Whether a record has a merge-level link (it is confidently in its cluster). A
+        record restored at start is scored first (lazily, as `_component` does): its
+        links are not known until then, and the answer must not depend on a restart."""
+        if key not in self.linked and key in self.records:
+            self._link(key)
         return any(c >= merge for c in self.links.get(key, {}).values())
 
     def assess(self, golden: Golden) -> tuple[DedupeDecision, list[MatchEvidence], str | None]:
