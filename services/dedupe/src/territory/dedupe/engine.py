@@ -109,8 +109,11 @@ class DedupeEngine(Commands, Rendering):
             ):
                 # An older version arriving late never overwrites a newer one.
                 return Placement(key, known.client_id, DedupeDecision.MERGED, True, [])
-            if known.record == record and profile is None and key in self.linked:
-                # A redelivery: nothing to place again.
+            if known.record == record and profile is None:
+                # A redelivery (or, after a restart, the record the master was restored
+                # with): nothing to place again. Re-linking a restored record here would
+                # score it against the whole index, not the one it met live, and a replay
+                # could then change golden clients it must leave alone.
                 golden = self.goldens[known.client_id]
                 return Placement(key, golden.client_id, self.assess(golden)[0], True, [])
             before = set(self.goldens[known.client_id].members)
