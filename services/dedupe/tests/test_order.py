@@ -91,6 +91,18 @@ def review_items(goldens: list[GoldenClient]) -> set[tuple[str, str, tuple[str, 
     }
 
 
+def sample_records() -> list[ClientRecord]:
+    """The valid rows of data/sample/clients.csv, in file order."""
+    sample = Path(__file__).resolve().parents[3] / "data" / "sample" / "clients.csv"
+    records = []
+    for row in read_records(sample):
+        try:
+            records.append(ClientRecord.model_validate(row))
+        except ValidationError:
+            continue
+    return records
+
+
 def feed(records: list[ClientRecord]) -> tuple[DedupeEngine, list[GoldenClient]]:
     engine = DedupeEngine()
     emitted: list[GoldenClient] = []
@@ -162,13 +174,7 @@ def test_the_sample_gives_the_same_golden_clients_in_any_order():
     """data/sample/clients.csv forward, reversed and shuffled (each source key's versions
     keep their order, as on its partition): exactly the same golden clients and review
     items."""
-    sample = Path(__file__).resolve().parents[3] / "data" / "sample" / "clients.csv"
-    records = []
-    for row in read_records(sample):
-        try:
-            records.append(ClientRecord.model_validate(row))
-        except ValidationError:
-            continue
+    records = sample_records()
     versions: dict[str, list[ClientRecord]] = defaultdict(list)
     for record in records:
         versions[record.source_key].append(record)
@@ -248,14 +254,7 @@ def test_a_restarted_engine_fed_every_record_again_emits_nothing():
     """The replay case of the fault suite, in memory: the master restored from its own
     events (pairs not scored yet) and then every record redelivered renders exactly what
     the live engine rendered, so nothing is emitted and the review queue is unchanged."""
-    sample = Path(__file__).resolve().parents[3] / "data" / "sample" / "clients.csv"
-    records = []
-    for row in read_records(sample):
-        try:
-            records.append(ClientRecord.model_validate(row))
-        except ValidationError:
-            continue
-    records = records[:1500]
+    records = sample_records()[:1500]
     live, emitted = feed(records)
     last: dict[str, GoldenClient] = {}
     for golden in emitted:
