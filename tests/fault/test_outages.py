@@ -16,13 +16,15 @@ from harness.stack import Stack, free_port
 from harness.workload import make_workload, wait_progress, wait_settled, wait_until
 from sqlalchemy.engine import make_url
 
+from territory.loader.settings import LoaderOptions
 from territory.shared.warehouse.engine import create_warehouse_engine
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
 
 CONSUMERS = ["dedupe", "rules", "loader", "ingestion"]
 RETRIES = "territory_loader_outage_retries_total"
-MAX_BACKOFF = 5.0  # RetrySettings.max_backoff_seconds' default
+# The loader's own backoff cap, as the stack runs it (its default).
+MAX_BACKOFF = LoaderOptions.model_fields["retry_max_seconds"].default
 
 
 def test_broker_restart_mid_stream_loses_no_acknowledged_record(tmp_path, reports):

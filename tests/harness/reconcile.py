@@ -134,6 +134,11 @@ class Reconciliation:
                 f"{self.live_without_one_current_assignment} live golden clients without "
                 "exactly one current assignment"
             )
+        if self.current_assignments_on_retired:
+            out.append(
+                f"{self.current_assignments_on_retired} retired (merged) clients still hold "
+                "a territory"
+            )
         if self.source_keys_in_several_live_golden:
             out.append(
                 f"{self.source_keys_in_several_live_golden} source records in more than one "
@@ -183,7 +188,7 @@ class Reconciliation:
             f"| live golden clients | {self.live_golden:,} |",
             f"| live golden clients without exactly one current assignment | "
             f"{self.live_without_one_current_assignment:,} |",
-            f"| current assignments of retired clients | {self.current_assignments_on_retired:,} |",
+            f"| retired clients still holding a territory | {self.current_assignments_on_retired:,} |",
             f"| source records in several live golden clients | "
             f"{self.source_keys_in_several_live_golden:,} |",
             f"| reused source keys kept apart (two live clients, in review) | "
@@ -284,7 +289,13 @@ def assignment_health(engine: Engine) -> dict[str, int]:
             conn.execute(
                 select(func.count())
                 .select_from(af.join(cd, cd.c.client_id == af.c.client_id))
-                .where(af.c.is_current.is_(True), cd.c.retired.is_(True))
+                .where(
+                    af.c.is_current.is_(True),
+                    cd.c.retired.is_(True),
+                    # A retired client's current row is its ending (no territory): only
+                    # a territory still held is wrong.
+                    af.c.territory_id.is_not(None),
+                )
             ).scalar_one()
         )
         csr = s.client_source_record

@@ -43,8 +43,8 @@ class Workload:
     valid: int
     invalid: int
     valid_keys: list[str]  # source keys of the valid rows (several rows may share one)
-    # Keys a later valid row reuses for another organisation (another name): dedupe keeps
-    # both organisations apart, each its own golden client, the newer one in review.
+    # Keys a later valid row reuses for another organisation (by dedupe's `shares_nothing`):
+    # dedupe keeps both apart, each its own golden client, the newer one in review.
     reused_keys: frozenset[str] = frozenset()
 
     def csv(self, rows: list[dict[str, str]] | None = None) -> bytes:
@@ -61,30 +61,49 @@ class Workload:
         return [make_from_rows(self.rows[i : i + size]) for i in range(0, len(self.rows), size)]
 
 
-def is_valid(row: dict[str, str]) -> tuple[bool, str | None]:
+def parse(row: dict[str, str]) -> Any:
+    """The row as the contract reads it (a ClientRecord), or None when it is unusable."""
     from territory.shared.events import ClientRecord
 
     try:
-        record = ClientRecord.model_validate(row)
+        return ClientRecord.model_validate(row)
     except ValueError:
-        return False, None
-    return True, record.source_key
+        return None
+
+
+def is_valid(row: dict[str, str]) -> tuple[bool, str | None]:
+    record = parse(row)
+    return (False, None) if record is None else (True, record.source_key)
 
 
 def make_from_rows(rows: list[dict[str, str]]) -> Workload:
+    # Which keys are reused is dedupe's own rule (`shares_nothing`, unit-tested in the
+    # dedupe service against the generator's cases): this suite checks that faults never
+    # lose or double that decision, applied per key in arrival order like the engine does
+    # (an older version arriving later is ignored).
+    from territory.dedupe.engine import shares_nothing
+    from territory.dedupe.normalize import profile_of
+
     valid_keys: list[str] = []
-    names: dict[str, str] = {}
+    held: dict[str, Any] = {}
     reused: set[str] = set()
     invalid = 0
     for row in rows:
-        ok, key = is_valid(row)
-        if ok and key is not None:
-            valid_keys.append(key)
-            name = row["name"].strip().casefold()
-            if names.setdefault(key, name) != name:
-                reused.add(key)
-        else:
+        record = parse(row)
+        if record is None:
             invalid += 1
+            continue
+        key = record.source_key
+        valid_keys.append(key)
+        profile = profile_of(record)
+        before = held.get(key)
+        if before is not None:
+            dated = before[0].updated_at is not None and record.updated_at is not None
+            if dated and record.updated_at < before[0].updated_at:
+                continue
+            if shares_nothing(before[1], profile):
+                reused.add(key)
+        held[key] = (record, profile)
     return Workload(rows, len(rows) - invalid, invalid, valid_keys, frozenset(reused))
 
 

@@ -1,6 +1,9 @@
 from decimal import Decimal
 
-from territory.dedupe.engine import DedupeEngine, EngineSettings, golden_id
+import pytest
+
+from territory.dedupe.engine import DedupeEngine, EngineSettings, golden_id, shares_nothing
+from territory.dedupe.normalize import profile_of
 from territory.dedupe.scoring import Thresholds
 from territory.dedupe.survivorship import SurvivorshipSettings
 from territory.shared.events import DedupeCommand, DedupeDecision
@@ -302,3 +305,44 @@ def test_a_renamed_record_sharing_an_identifier_is_an_update():
     assert placement.update
     (golden,) = engine.drain()
     assert golden.record.name == "Northwind Power"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reused"),
+    [
+        # Only generic words and a connective in common: another organisation.
+        (
+            {"name": "Nakamura & Caldwell Investments LLC"},
+            {"name": "Bianchi & Chen Investments Ltd."},
+            True,
+        ),
+        (
+            {"name": "Oakridge Municipal Pension Fund"},
+            {"name": "Summit Municipal Pension Fund"},
+            True,
+        ),
+        # A shared postcode alone is no evidence (many organisations share one).
+        (
+            {"name": "Rutherford Stiftung", "postal_code": "80331"},
+            {"name": "Vasquez Family Office LLC", "postal_code": "80331"},
+            True,
+        ),
+        # A distinctive word, an identifier or the street address in common: an update.
+        ({"name": "Pinnacle Asset Management SA"}, {"name": "Pinnacle Partners AB"}, False),
+        (
+            {"name": "Rutherford Stiftung", "website": "rutherford.example.org"},
+            {"name": "Vasquez Family Office LLC", "website": "rutherford.example.org"},
+            False,
+        ),
+        (
+            {"name": "Rutherford Stiftung", "address": "12 Harbour Street"},
+            {"name": "Vasquez Family Office LLC", "address": "12 Harbour Street"},
+            False,
+        ),
+        ({"name": "Capital Bank"}, {"name": "Capital Bank"}, False),
+    ],
+)
+def test_a_reused_key_is_told_from_an_update_by_distinctive_evidence(old, new, reused):
+    a = profile_of(make_record("salesforce", "1", country="DE", **old))
+    b = profile_of(make_record("salesforce", "1", country="DE", **new))
+    assert shares_nothing(a, b) is reused

@@ -18,8 +18,8 @@ input renders the same content and emits nothing: golden ids are derived from so
 member set.
 
 A reused source key: when a newer version of a known source key shares nothing with the
-version held (`shares_nothing`: no common name word, no equal identifier (LEI, tax id,
-web domain) and no equal address or postcode), the source system has reused the
+version held (`shares_nothing`: no distinctive name word in common, no equal identifier
+(LEI, tax id, web domain) and no equal street address), the source system has reused the
 key for another organisation. The held client is not overwritten: the new version founds
 its own golden client flagged `possible_duplicate`, with evidence naming the held client,
 the reason `reused_source_key` and both versions. Later versions of the key update that
@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 
 from territory.dedupe.commands import Commands
+from territory.dedupe.knowledge import generic_words
 from territory.dedupe.master import (
     REUSED_SOURCE_KEY,
     EngineSettings,
@@ -70,12 +71,26 @@ def _stamp(record: ClientRecord) -> str:
     return record.updated_at.isoformat() if record.updated_at is not None else "unknown"
 
 
+# Words that join a name's parts ("Nakamura & Caldwell", "Bank of X"): like the generic
+# words, two names that share only these do not name the same organisation.
+_CONNECTIVES = frozenset({"and", "of", "the", "for", "und", "et", "de", "du", "des", "la", "le"})
+
+
+def distinctive_tokens(profile: Profile) -> set[str]:
+    """The name words that say which organisation it is: not generic ("investments",
+    "bank") and not connectives; all of them when a name has nothing else."""
+    tokens = set(profile.tokens)
+    return (tokens - generic_words() - _CONNECTIVES) or tokens
+
+
 def shares_nothing(old: Profile, new: Profile) -> bool:
-    """Two versions of one source key describe different organisations: no name word in
-    common, and no identifier or place value equal on both sides."""
-    if set(old.tokens) & set(new.tokens) or old.name == new.name:
+    """Two versions of one source key describe different organisations: no distinctive
+    name word in common, and no identifier (LEI, tax id, web domain) or street address
+    equal on both sides. A shared postcode alone is no evidence: many organisations share
+    one."""
+    if old.name == new.name or distinctive_tokens(old) & distinctive_tokens(new):
         return False
-    for attr in ("lei", "tax_id", "domain", "address", "postal_code"):
+    for attr in ("lei", "tax_id", "domain", "address"):
         a, b = getattr(old, attr), getattr(new, attr)
         if a is not None and a == b:
             return False
@@ -173,7 +188,7 @@ class DedupeEngine(Commands, Rendering):
             f"source key {source_key} now names {record.name!r} "
             f"(updated {_stamp(record)}); it named {known.record.name!r} "
             f"(updated {_stamp(known.record)}), held by {old_id}: name, identifiers "
-            "and address all disagree, so it is not taken as an update",
+            "and street address all disagree, so it is not taken as an update",
         ]
         member = Member(record=record, profile=profile, client_id="", reused_reasons=reasons)
         self.reused[source_key] = key

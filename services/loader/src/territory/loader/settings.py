@@ -26,7 +26,12 @@ class LoaderOptions(BaseModel):
     batch_size: int = Field(5_000, ge=1, description="Events per micro-batch (at most).")
     batch_max_wait_ms: int = Field(1_000, ge=1, description="Longest a batch waits to fill.")
     retry_initial_seconds: float = Field(0.5, gt=0, description="First wait after an outage.")
-    retry_max_seconds: float = Field(30.0, gt=0, description="Cap of the exponential backoff.")
+    retry_max_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Cap of the exponential backoff (the kernel's retry cap): a warehouse "
+        "that comes back is written to within seconds.",
+    )
     migrate_on_start: bool = Field(True, description="Create / upgrade the warehouse on start.")
     staging: StagingOptions = StagingOptions()
 
