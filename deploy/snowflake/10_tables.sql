@@ -91,6 +91,19 @@ CREATE TABLE IF NOT EXISTS "CORE"."CLIENT_HIERARCHY".client_field_issues (
 	CONSTRAINT pk_client_field_issues PRIMARY KEY (source_key, issue_no)
 );
 
+CREATE TABLE IF NOT EXISTS "CORE"."CLIENT_HIERARCHY".client_source_match (
+	client_id VARCHAR(128) NOT NULL,
+	source_key VARCHAR(200) NOT NULL,
+	decision VARCHAR(32) NOT NULL,
+	confidence NUMERIC(6, 5),
+	evidence TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	last_event_id VARCHAR(36) NOT NULL,
+	occurred_at TIMESTAMP_TZ NOT NULL,
+	loaded_at TIMESTAMP_TZ NOT NULL,
+	CONSTRAINT pk_client_source_match PRIMARY KEY (client_id, source_key)
+);
+
 CREATE TABLE IF NOT EXISTS "CORE"."CLIENT_HIERARCHY".client_source_record (
 	client_id VARCHAR(128) NOT NULL,
 	source_key VARCHAR(200) NOT NULL,

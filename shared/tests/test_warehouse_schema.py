@@ -14,8 +14,8 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def test_migrate_creates_every_table_and_is_idempotent(warehouse):
-    assert current_revision(warehouse) == head_revision() == "0004"
-    assert migrate(warehouse) == "0004"  # second run: nothing to do, no error
+    assert current_revision(warehouse) == head_revision() == "0005"
+    assert migrate(warehouse) == "0005"  # second run: nothing to do, no error
     with warehouse.connect() as conn:
         for table in s.metadata.sorted_tables:
             assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
@@ -112,7 +112,22 @@ def test_a_warehouse_at_0002_gains_the_field_issue_table(tmp_path):
     assert migrate(engine, "0002") == "0002"
     with engine.begin() as conn:  # a database created before 0003 existed
         conn.execute(text("DROP TABLE client_field_issues"))
-    assert migrate(engine) == "0004"
+    assert migrate(engine) == "0005"
     with engine.connect() as conn:
         assert "client_field_issues" in set(inspect(conn).get_table_names())
         assert conn.execute(select(func.count()).select_from(s.client_field_issues)).scalar() == 0
+
+
+def test_a_warehouse_at_0004_gains_the_match_evidence_table(tmp_path):
+    from territory.shared.warehouse.engine import create_warehouse_engine
+
+    engine = create_warehouse_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    assert migrate(engine, "0004") == "0004"
+    with engine.begin() as conn:  # a database created before 0005 existed
+        conn.execute(text("DROP TABLE client_source_match"))
+    assert migrate(engine) == "0005"
+    with engine.connect() as conn:
+        assert "client_source_match" in set(inspect(conn).get_table_names())
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("client_source_match")}
+        assert "ix_client_source_match_source_key" in indexes
+        assert conn.execute(select(func.count()).select_from(s.client_source_match)).scalar() == 0

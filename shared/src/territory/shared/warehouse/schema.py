@@ -204,6 +204,28 @@ client_source_record = Table(
     comment="Lineage: the source records of each golden client.",
 )
 
+client_source_match = Table(
+    "client_source_match",
+    metadata,
+    Column("client_id", ClientId, primary_key=True),
+    Column("source_key", SourceKey, primary_key=True),
+    Column("decision", String(32), nullable=False),  # merged / possible_duplicate / new
+    Column("confidence", Numeric(6, 5)),  # the best evidence's (NULL: no evidence)
+    # At most a few entries (the loader's `rows.MATCH_EVIDENCE_CAP`), most confident
+    # first: candidate_client_id, confidence, field_scores, reasons.
+    Column("evidence", Json, nullable=False),
+    Column("version", Integer, nullable=False),  # the golden client's dedupe version
+    Column("last_event_id", EventId, nullable=False),
+    Column("occurred_at", Timestamp, nullable=False),
+    Column("loaded_at", Timestamp, nullable=False),
+    Index(None, "source_key"),
+    schema=CORE_HIERARCHY,
+    comment=(
+        "Match evidence: the newest dedupe decision that placed each source record in its "
+        "golden client (only for source keys in the client's current lineage)."
+    ),
+)
+
 dedupe_review = Table(
     "dedupe_review",
     metadata,
@@ -403,6 +425,7 @@ load_batches = Table(
 CORE_TABLES = (
     client_dim,
     client_source_record,
+    client_source_match,
     dedupe_review,
     client_field_issues,
     rejected_records,
