@@ -39,6 +39,10 @@ BUSINESS_KEYS: dict[str, tuple[Table, tuple[str, ...]]] = {
         s.client_source_record,
         ("client_id", "source_key"),
     ),
+    "client_source_match(client_id, source_key)": (
+        s.client_source_match,
+        ("client_id", "source_key"),
+    ),
     "assignments_fact(event_id)": (s.assignments_fact, ("event_id",)),
     "rejected_records(event_id)": (s.rejected_records, ("event_id",)),
     "dedupe_review(event_id)": (s.dedupe_review, ("event_id",)),

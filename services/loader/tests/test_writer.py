@@ -16,6 +16,7 @@ from factories import (
 )
 from sqlalchemy import func, select
 
+from territory.loader.rows import MATCH_EVIDENCE_CAP
 from territory.loader.writer import WarehouseWriter
 from territory.shared.events import ClientDeduplicated, DedupeDecision, MatchEvidence
 from territory.shared.warehouse import schema as s
@@ -422,3 +423,92 @@ def test_a_review_item_closes_when_the_clients_newest_version_settles_it(warehou
     # An older version redelivered late reopens nothing.
     write(warehouse, [golden("c1", ["001"], decision=pd, evidence=ev, minute=1)], batch_id="b5")
     assert open_items() == [("c3", "salesforce:005")]
+
+
+def _evidence(candidate: str, confidence: float, **scores: float) -> MatchEvidence:
+    return MatchEvidence(
+        candidate_client_id=candidate,
+        confidence=confidence,
+        field_scores=scores,
+        reasons=[f"matched source record salesforce:{candidate}"],
+    )
+
+
+def matches(engine) -> list[dict]:
+    t = s.client_source_match
+    with engine.connect() as conn:
+        rows = conn.execute(select(t).order_by(t.c.client_id, t.c.source_key)).mappings()
+        return [
+            {k: v for k, v in row.items() if k != "loaded_at"}  # load time is not content
+            for row in rows
+        ]
+
+
+def test_each_source_record_keeps_the_newest_decision_that_placed_it(warehouse):
+    # Two versions of c1 whose trigger is the same source record: only the newest counts,
+    # whatever the arrival order, and a replay (in one batch or another) changes nothing.
+    v1 = golden(
+        "c1",
+        ["001"],
+        decision=DedupeDecision.POSSIBLE_DUPLICATE,
+        evidence=[_evidence("c9", 0.71, name=0.8)],
+        version=1,
+        minute=1,
+    )
+    v2 = golden(
+        "c1",
+        ["001"],
+        decision=DedupeDecision.MERGED,
+        evidence=[_evidence("c1", 0.64, name=0.6), _evidence("c1", 0.97, name=1.0, lei=1.0)],
+        version=2,
+        minute=2,
+    )
+    write(warehouse, [v2], batch_id="b1")
+    write(warehouse, [v1], batch_id="b2")  # older, late
+    (row,) = matches(warehouse)
+    assert (row["client_id"], row["source_key"]) == ("c1", "salesforce:001")
+    assert (row["decision"], row["version"]) == ("merged", 2)
+    assert float(row["confidence"]) == pytest.approx(0.97)
+    # Most confident first; each entry says why (candidate, field scores, reasons).
+    assert [e["confidence"] for e in row["evidence"]] == [0.97, 0.64]
+    assert row["evidence"][0]["field_scores"] == {"name": 1.0, "lei": 1.0}
+    assert row["evidence"][0]["reasons"] == ["matched source record salesforce:c1"]
+    assert row["last_event_id"] == str(v2.event_id)
+    first = matches(warehouse)
+    write(warehouse, [v1, v2, v2, v1], batch_id="b3")  # replay, out of order, twice
+    write(warehouse, [v2], batch_id="b4")  # redelivery
+    assert matches(warehouse) == first
+    with warehouse.connect() as conn:
+        assert counts(warehouse)["client_source_match"] == 1
+        assert conn.execute(select(s.client_dim.c.version)).scalar_one() == 2
+
+
+def test_every_trigger_of_a_batch_gets_its_match_row(warehouse):
+    # The record merged into c1 in one batch: each version names another trigger.
+    crowded = [_evidence(f"c{n}", n / 10) for n in range(1, 9)]
+    batch = [
+        golden("c1", ["001"], version=1, minute=1),
+        golden("c1", ["001", "002"], decision=DedupeDecision.MERGED, evidence=crowded, version=2),
+    ]
+    write(warehouse, batch)
+    rows = {row["source_key"]: row for row in matches(warehouse)}
+    assert sorted(rows) == ["salesforce:001", "salesforce:002"]
+    assert rows["salesforce:001"]["decision"] == "new"
+    assert rows["salesforce:001"]["evidence"] == []
+    assert rows["salesforce:001"]["confidence"] is None
+    merged = rows["salesforce:002"]
+    assert len(merged["evidence"]) == MATCH_EVIDENCE_CAP  # capped, the best kept
+    assert merged["evidence"][0]["candidate_client_id"] == "c8"
+    assert float(merged["confidence"]) == pytest.approx(0.8)
+
+
+def test_a_source_record_that_moves_leaves_no_match_row_behind(warehouse):
+    write(warehouse, [golden("c1", ["001"], version=1), golden("c1", ["001", "002"], version=2)])
+    # 002 is split off into c2: c1's newest version no longer links it.
+    moved = [golden("c1", ["001"], version=3, minute=3), golden("c2", ["002"], minute=3)]
+    write(warehouse, moved, batch_id="b2")
+    pairs = [(row["client_id"], row["source_key"]) for row in matches(warehouse)]
+    assert pairs == [("c1", "salesforce:001"), ("c2", "salesforce:002")]
+    # c1's older version, redelivered late, does not bring the stale row back.
+    write(warehouse, [golden("c1", ["001", "002"], version=2)], batch_id="b3")
+    assert [(row["client_id"], row["source_key"]) for row in matches(warehouse)] == pairs

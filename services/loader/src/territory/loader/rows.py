@@ -140,6 +140,28 @@ def lineage_rows(event: ClientDeduplicated) -> list[Row]:
     ]
 
 
+# Evidence entries CLIENT_SOURCE_MATCH keeps per source record (the most confident first):
+# enough to say why, without copying every scored candidate of a crowded cluster.
+MATCH_EVIDENCE_CAP = 5
+
+
+def match_row(event: ClientDeduplicated, *, now: datetime) -> Row:
+    """Why the event's trigger (the source record that caused it) sits in this client."""
+    golden = event.payload
+    ranked = sorted(golden.evidence, key=lambda e: -e.confidence)  # stable: ties keep order
+    return {
+        "client_id": golden.client_id,
+        "source_key": golden.trigger.source_key,
+        "decision": golden.decision.value,
+        "confidence": max((e.confidence for e in golden.evidence), default=None),
+        "evidence": [e.model_dump(mode="json") for e in ranked[:MATCH_EVIDENCE_CAP]],
+        "version": golden.version,
+        "last_event_id": str(event.event_id),
+        "occurred_at": event.occurred_at,
+        "loaded_at": now,
+    }
+
+
 def review_row(event: ClientDeduplicated, *, now: datetime) -> Row:
     golden = event.payload
     evidence = [e.model_dump(mode="json") for e in golden.evidence]

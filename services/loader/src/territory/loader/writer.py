@@ -5,9 +5,9 @@ enforce keys): every table is written by `event_id` or its business key.
 
 - append-only tables (RAW.CLIENTS, ASSIGNMENTS_FACT, DEDUPE_REVIEW, REJECTED_RECORDS,
   RULESET_VERSIONS): insert what is not there yet;
-- latest-state tables (CLIENTS_STAGING, CLIENT_DIM, CONFLICTS): keep the newest version
-  per key (by version number or time), compared with what the warehouse already holds, so
-  a redelivered or out-of-order older event never overwrites a newer one;
+- latest-state tables (CLIENTS_STAGING, CLIENT_DIM, CLIENT_SOURCE_MATCH, CONFLICTS): keep
+  the newest version per key (by version number or time), compared with what the warehouse
+  already holds, so a redelivered or out-of-order older event never overwrites a newer one;
 - ASSIGNMENTS_FACT is SCD type 2: after inserting, effective_to / is_current are
   recomputed for every client the batch touched, from the order of effective_from, which
   makes the history the same whatever order (or how many times) events arrived.
@@ -166,6 +166,7 @@ class WarehouseWriter:
         self._load_staging(conn, received, now)
         self._load_rulesets(conn, rulesets, now)
         touched = self._load_clients(conn, golden, now)
+        self._load_matches(conn, golden, now)
         touched |= self._load_assignments(conn, assignments, now)
         self._refresh_current_assignment(conn, sorted(touched))
         self._load_conflicts(conn, conflicts, now)
@@ -363,6 +364,62 @@ class WarehouseWriter:
                 )
         return set(ids)
 
+    def _load_matches(
+        self, conn: Connection, events: list[ClientDeduplicated], now: datetime
+    ) -> None:
+        """CLIENT_SOURCE_MATCH: per (client, source key), the newest decision that placed
+        that source record (each event's trigger) in that client.
+
+        Every event of the batch counts, not only each client's newest: the versions of a
+        client in one batch usually have different triggers (one per record merged in).
+        A pair keeps its highest (version, occurred_at); a replay writes the same row again.
+        Rows follow the client's lineage as `_load_clients` left it: a source key no longer
+        linked to the client (moved to another golden client, split off) loses its row, and
+        a late event cannot bring one back."""
+        newest: dict[tuple[str, str], r.Row] = {}
+        for event in events:
+            row = r.match_row(event, now=now)
+            pair = (row["client_id"], row["source_key"])
+            known = newest.get(pair)
+            if known is None or _version(row) >= _version(known):
+                newest[pair] = row
+        if not newest:
+            return
+        t, lineage = s.client_source_match, s.client_source_record
+        stored: dict[tuple[str, str], r.Row] = {}
+        linked: set[tuple[str, str]] = set()
+        clients = sorted({cid for cid, _ in newest})
+        for chunk in chunks(clients, 500):
+            for found in conn.execute(
+                select(t.c.client_id, t.c.source_key, t.c.version, t.c.occurred_at).where(
+                    t.c.client_id.in_(chunk)
+                )
+            ).mappings():
+                stored[(found["client_id"], found["source_key"])] = dict(found)
+            linked.update(
+                conn.execute(
+                    select(lineage.c.client_id, lineage.c.source_key).where(
+                        lineage.c.client_id.in_(chunk)
+                    )
+                ).tuples()
+            )
+        rows, stale = [], []
+        for pair, row in sorted(newest.items()):
+            if pair not in linked:
+                continue
+            if pair in stored and _version(row) < _version(stored[pair]):
+                stale.append(":".join(pair))
+                continue
+            rows.append(row)
+        _stale(t.name, stale)
+        self.bulk.upsert(conn, t, rows, ["client_id", "source_key"])
+        unlinked: dict[str, list[str]] = {}
+        for cid, key in sorted(set(stored) - linked):
+            unlinked.setdefault(cid, []).append(key)
+        for cid, keys in unlinked.items():
+            for chunk in chunks(keys, 500):
+                conn.execute(delete(t).where(t.c.client_id == cid, t.c.source_key.in_(chunk)))
+
     def _load_assignments(
         self, conn: Connection, events: list[AssignmentChanged], now: datetime
     ) -> set[str]:
@@ -547,6 +604,10 @@ class WarehouseWriter:
 def _aware(value: datetime) -> datetime:
     # SQLite returns naive datetimes; everything in the warehouse is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _version(row: r.Row) -> tuple[int, datetime]:
+    return (row["version"], _aware(row["occurred_at"]))
 
 
 def _order(row: r.Row) -> tuple[datetime, datetime]:
