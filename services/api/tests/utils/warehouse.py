@@ -144,6 +144,64 @@ def _field_issue_rows() -> list[dict[str, Any]]:
     ]
 
 
+# Match evidence per source record (CLIENT_SOURCE_MATCH): c-emea-3's salesforce record was
+# merged on evidence that names NA rows (a candidate in NA, its parent, an NA advisor, the
+# candidate's tax id); c-emea-1's hubspot record names an EMEA candidate; c-na-1's salesforce
+# record founded its client (no evidence). Every other source record has no row.
+MATCHES: list[tuple[str, str, str, list[dict[str, Any]]]] = [
+    (
+        "c-emea-3",
+        "salesforce:c-emea-3",
+        "merged",
+        [
+            {
+                "candidate_client_id": "c-na-2",
+                "confidence": 0.91,
+                "field_scores": {"name": 0.95, "tax_id": 1.0, "postal_code": 0.0},
+                "reasons": [
+                    "matched source record hubspot:c-na-2",
+                    f"same tax id {tax_id('c-na-2')}",
+                    "shares a parent with c-na-1",
+                    "advisor ann@na.example on both",
+                ],
+            },
+            {"candidate_client_id": "c-na-4", "confidence": 0.4, "field_scores": {}, "reasons": []},
+        ],
+    ),
+    (
+        "c-emea-1",
+        "hubspot:c-emea-1",
+        "possible_duplicate",
+        [
+            {
+                "candidate_client_id": "c-emea-2",
+                "confidence": 0.78,
+                "field_scores": {"name": 0.8},
+                "reasons": ["similar name to c-emea-2"],
+            }
+        ],
+    ),
+    ("c-na-1", "salesforce:c-na-1", "new", []),
+]
+
+
+def _match_rows() -> list[dict[str, Any]]:
+    return [
+        {
+            "client_id": cid,
+            "source_key": key,
+            "decision": decision,
+            "confidence": max((e["confidence"] for e in evidence), default=None),
+            "evidence": evidence,
+            "version": 2,
+            "last_event_id": eid(f"ev-match-{cid}-{key}"),
+            "occurred_at": NOW - timedelta(hours=3),
+            "loaded_at": LOADED,
+        }
+        for cid, key, decision, evidence in MATCHES
+    ]
+
+
 def fill(engine: Engine) -> None:
     create_all(engine)
     clients = _client_rows()
@@ -222,6 +280,7 @@ def fill(engine: Engine) -> None:
         conn.execute(insert(wh.client_source_record), sources)
         conn.execute(insert(wh.clients_staging), staging)
         conn.execute(insert(wh.client_field_issues), _field_issue_rows())
+        conn.execute(insert(wh.client_source_match), _match_rows())
         facts = []
         for row in clients:
             if row["retired"] or row["territory_id"] is None:

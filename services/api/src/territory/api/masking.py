@@ -58,6 +58,13 @@ class Masker:
             return territory_id
         return OTHER_REGION if self.regions.hidden(territory_id) else territory_id
 
+    def client(self, client_id: str | None) -> str | None:
+        """A structured client reference (match evidence): null outside the caller's regions,
+        so it names no row the caller may not see (and links nowhere)."""
+        if client_id is None or self.regions is None:
+            return client_id
+        return None if self.regions.hidden(client_id) else client_id
+
     def forbid(self, values: Iterable[str | None]) -> None:
         """Literal values (the tax ids of the clients in a response) to cut out of free text
         and JSON: a tax id has no shape a pattern could find, but the warehouse knows it."""

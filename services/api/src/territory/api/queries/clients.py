@@ -3,6 +3,7 @@ and the organisation hierarchy."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,12 +19,20 @@ from territory.api.queries.assignments import (
     assignment_columns,
     assignment_record,
 )
-from territory.api.queries.common import fetch_page, in_scope, order_by, scoped, visible_clients
+from territory.api.queries.common import (
+    fetch_page,
+    forbid_tax_ids,
+    in_scope,
+    order_by,
+    scoped,
+    visible_clients,
+)
 from territory.api.schemas import (
     ClientDetail,
     ClientSummary,
     GoldenRecord,
     HierarchyNode,
+    SourceMatch,
     SourceRecord,
 )
 from territory.api.security import Principal
@@ -164,6 +173,38 @@ def _record_values(row: Any, mask: Masker) -> dict[str, Any]:
     return values
 
 
+def _best_evidence(value: Any) -> dict[str, Any]:
+    """The first (most confident) entry of CLIENT_SOURCE_MATCH.evidence ({}: none)."""
+    if isinstance(value, str):  # JSON kept as text (Snowflake)
+        value = json.loads(value)
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return value[0]
+    return {}
+
+
+def _source_match(row: Any, mask: Masker) -> SourceMatch | None:
+    """Why this source record is in the client, scrubbed like every other evidence: the
+    candidate id is dropped outside the caller's regions, reasons lose e-mails, tax ids and
+    out-of-region ids."""
+    if row["match_decision"] is None:
+        return None
+    best = _best_evidence(row["match_evidence"])
+    scores = best.get("field_scores")
+    candidate = best.get("candidate_client_id")
+    return SourceMatch(
+        decision=row["match_decision"],
+        confidence=_num(row["match_confidence"]),
+        candidate_client_id=mask.client(str(candidate)) if candidate else None,
+        field_scores={
+            str(k): float(v)
+            for k, v in (scores.items() if isinstance(scores, dict) else [])
+            if isinstance(v, int | float)
+        },
+        reasons=[mask.text(str(x)) or "" for x in best.get("reasons") or []],
+        occurred_at=row["match_occurred_at"],
+    )
+
+
 def client_detail(
     session: Session, principal: Principal, mask: Masker, client_id: str
 ) -> ClientDetail | None:
@@ -186,6 +227,9 @@ def client_detail(
     )
     src = wh.client_source_record
     stg = wh.clients_staging
+    # Match rows only for source keys in the client's lineage: what the loader keeps, and
+    # the join makes sure of it (a record that moved shows under its new client only).
+    m = wh.client_source_match
     sources = (
         session.execute(
             select(
@@ -199,8 +243,16 @@ def client_detail(
                 stg.c.tax_id,
                 stg.c.lei,
                 stg.c.advisor_email_hint,
+                m.c.decision.label("match_decision"),
+                m.c.confidence.label("match_confidence"),
+                m.c.evidence.label("match_evidence"),
+                m.c.occurred_at.label("match_occurred_at"),
             )
-            .select_from(src.outerjoin(stg, stg.c.source_key == src.c.source_key))
+            .select_from(
+                src.outerjoin(stg, stg.c.source_key == src.c.source_key).outerjoin(
+                    m, and_(m.c.client_id == src.c.client_id, m.c.source_key == src.c.source_key)
+                )
+            )
             .where(src.c.client_id == client_id)
             .order_by(src.c.source_key)
             .limit(500)
@@ -209,6 +261,8 @@ def client_detail(
         .all()
     )
     mask.forbid([row["tax_id"], *(s["tax_id"] for s in sources)])
+    candidates = (_best_evidence(s["match_evidence"]).get("candidate_client_id") for s in sources)
+    forbid_tax_ids(session, mask, [str(cid) for cid in candidates if cid and cid != client_id])
     source_records = [
         SourceRecord(
             source_key=s["source_key"],
@@ -221,6 +275,7 @@ def client_detail(
             tax_id=mask.tax_id(s["tax_id"]),
             lei=s["lei"],
             advisor_hint=mask.advisor(s["advisor_email_hint"]),
+            match=_source_match(s, mask),
         )
         for s in sources
     ]

@@ -19,6 +19,7 @@ from territory.api.schemas.clients import (
     ClientSummary,
     GoldenRecord,
     HierarchyNode,
+    SourceMatch,
     SourceRecord,
 )
 from territory.api.schemas.common import (
@@ -85,6 +86,7 @@ __all__ = [
     "RulesetPublication",
     "RulesetVersionDetail",
     "RulesetVersionSummary",
+    "SourceMatch",
     "SourceRecord",
     "Summary",
     "TerritoryDetail",

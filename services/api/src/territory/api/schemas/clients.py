@@ -49,6 +49,24 @@ class GoldenRecord(BaseModel):
     updated_at: UtcDatetime | None
 
 
+class SourceMatch(BaseModel):
+    """Why dedupe placed a source record in this golden client: the newest decision whose
+    trigger was that record, with its most confident evidence."""
+
+    decision: str = Field(..., description="merged, possible_duplicate or new.")
+    confidence: float | None = Field(None, description="Best evidence, 0..1 (null: none).")
+    candidate_client_id: str | None = Field(
+        None,
+        description=(
+            "The golden client the record was compared with (null: no evidence, or a client "
+            "outside your regions)."
+        ),
+    )
+    field_scores: dict[str, float] = Field(default_factory=dict, description="Score per field.")
+    reasons: list[str] = Field(default_factory=list)
+    occurred_at: UtcDatetime
+
+
 class SourceRecord(BaseModel):
     source_key: str
     source_system: str
@@ -60,6 +78,9 @@ class SourceRecord(BaseModel):
     tax_id: str | None = None
     lei: str | None = None
     advisor_hint: AdvisorRef | None = None
+    match: SourceMatch | None = Field(
+        None, description="Match evidence (null: not recorded yet for this record)."
+    )
 
 
 class ClientDetail(BaseModel):
