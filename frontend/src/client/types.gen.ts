@@ -1609,6 +1609,49 @@ export type Segment = 'Pension' | 'Endowment' | 'Foundation' | 'Insurance' | 'Ba
 export type Severity = 'info' | 'warning' | 'error';
 
 /**
+ * SourceMatch
+ *
+ * Why dedupe placed a source record in this golden client: the newest decision whose
+ * trigger was that record, with its most confident evidence.
+ */
+export type SourceMatch = {
+    /**
+     * Candidate Client Id
+     *
+     * The golden client the record was compared with (null: no evidence, or a client outside your regions).
+     */
+    candidate_client_id?: string | null;
+    /**
+     * Confidence
+     *
+     * Best evidence, 0..1 (null: none).
+     */
+    confidence?: number | null;
+    /**
+     * Decision
+     *
+     * merged, possible_duplicate or new.
+     */
+    decision: string;
+    /**
+     * Field Scores
+     *
+     * Score per field.
+     */
+    field_scores?: {
+        [key: string]: number;
+    };
+    /**
+     * Occurred At
+     */
+    occurred_at: string;
+    /**
+     * Reasons
+     */
+    reasons?: Array<string>;
+};
+
+/**
  * SourceRecord
  */
 export type SourceRecord = {
@@ -1621,6 +1664,10 @@ export type SourceRecord = {
      * Lei
      */
     lei?: string | null;
+    /**
+     * Match evidence (null: not recorded yet for this record).
+     */
+    match?: SourceMatch | null;
     /**
      * Name
      */
