@@ -11,9 +11,13 @@ const golden = {
   postal_code: null, address: null, aum_usd: null, annual_revenue_usd: null, employee_count: null, industry: null,
   website: null, lei: null, tax_id: null, parent_client_id: null, decision: "merged", version: 2, updated_at: null,
 };
-const source = (source_key: string, name: string) => ({
-  source_key, source_system: source_key.split(":")[0] ?? "", source_id: source_key.split(":")[1] ?? "", updated_at: null, name,
+const source = (source_key: string, name: string, match: ClientDetail["source_records"][number]["match"] = null) => ({
+  source_key, source_system: source_key.split(":")[0] ?? "", source_id: source_key.split(":")[1] ?? "", updated_at: null, name, match,
 });
+const merged = {
+  decision: "merged", confidence: 0.934, candidate_client_id: "gc-9", field_scores: { name: 0.95, lei: 1, postal_code: 0 },
+  reasons: ["matched source record salesforce:9", "same LEI 5493001KJTIIGC8Y1R19"], occurred_at: "2026-12-01T09:00:00Z",
+};
 const issue = (source_key: string, field: string, code: string, raw: string | null) => ({
   client_id: "gc-1", client_name: "Acme Pension", source_key, field, code, raw, message: `${field} refused`, occurred_at: "2026-12-01T09:30:00Z",
 });
@@ -22,7 +26,7 @@ let detail: ClientDetail;
 beforeEach(() => {
   detail = {
     golden,
-    source_records: [source("hubspot:7", "ACME pension"), source("salesforce:3", "Acme Pension Fund"), source("csv:1", "Acme")],
+    source_records: [source("hubspot:7", "ACME pension"), source("salesforce:3", "Acme Pension Fund", merged), source("csv:1", "Acme")],
     current_assignment: null,
     history: [],
     masked: ["tax_id"],
@@ -64,4 +68,33 @@ it("a client without quarantined values says so", async () => {
   renderWithProviders(<ClientDetailPage />, { route: "/clients/gc-1" });
   expect(await screen.findByText("No quarantined values")).toBeInTheDocument();
   expect(screen.queryByRole("table", { name: "Quarantined values" })).toBeNull();
+});
+
+it("shows why each source record was matched: decision, confidence, field scores, reasons", async () => {
+  renderWithProviders(<ClientDetailPage />, { route: "/clients/gc-1" });
+  const sources = await screen.findByRole("table", { name: "Source records" });
+  const row = within(sources).getByText("Acme Pension Fund").closest("tr") as HTMLElement;
+  expect(within(row).getByText("merged")).toBeInTheDocument();
+  expect(within(row).getByText("93% confidence")).toBeInTheDocument();
+  expect(within(row).getByRole("link", { name: "gc-9" })).toHaveAttribute("href", "/clients/gc-9");
+  const scores = within(row).getByLabelText("Field scores");
+  expect(within(scores).getByText("name +0.95")).toBeInTheDocument();
+  expect(within(scores).getByText("lei +1")).toBeInTheDocument();
+  expect(within(scores).getByText("postal_code 0")).toBeInTheDocument();
+  const reasons = within(within(row).getByRole("list", { name: "Match reasons" })).getAllByRole("listitem");
+  expect(reasons.map((r) => r.textContent)).toEqual(["matched source record salesforce:9", "same LEI 5493001KJTIIGC8Y1R19"]);
+  // Records without recorded evidence say so instead of showing an empty cell.
+  expect(within(sources).getAllByText("No match evidence recorded")).toHaveLength(2);
+});
+
+it("a record that founded its client shows its decision without a candidate", async () => {
+  detail.source_records = [
+    source("csv:1", "Acme", { decision: "new", confidence: null, candidate_client_id: null, field_scores: {}, reasons: [], occurred_at: "2026-12-01T09:00:00Z" }),
+  ];
+  renderWithProviders(<ClientDetailPage />, { route: "/clients/gc-1" });
+  const sources = await screen.findByRole("table", { name: "Source records" });
+  expect(within(sources).getByText("new")).toBeInTheDocument();
+  expect(within(sources).getByText("Matched no existing client")).toBeInTheDocument();
+  expect(within(sources).queryByText(/confidence/)).toBeNull();
+  expect(within(sources).queryByRole("link")).toBeNull();
 });

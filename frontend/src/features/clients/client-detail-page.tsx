@@ -14,6 +14,7 @@ import { useAdvisorName } from "@/features/advisors/use-advisor-names";
 import { issuesBySource } from "@/features/data-quality/quarantine-data";
 import { RawValue } from "@/features/data-quality/raw-value";
 import { DecisionTrace } from "./decision-trace";
+import { SourceMatchEvidence } from "./source-match";
 
 function Field({ label, value }: { label: string; value: ReactNode }) {
   return (
@@ -174,7 +175,7 @@ export default function ClientDetailPage() {
                 <Card className="lg:col-span-3">
                   <CardHeader>
                     <CardTitle>Source records</CardTitle>
-                    <CardDescription>{d.source_records.length} records from upstream CRMs resolved into this client</CardDescription>
+                    <CardDescription>{d.source_records.length} records from upstream CRMs resolved into this client, each with why dedupe placed it here</CardDescription>
                   </CardHeader>
                   <CardContent>
                     {d.source_records.length === 0 ? (
@@ -187,6 +188,7 @@ export default function ClientDetailPage() {
                             <TableHead>Name as typed</TableHead>
                             <TableHead>Country</TableHead>
                             <TableHead>LEI</TableHead>
+                            <TableHead>Match evidence</TableHead>
                             <TableHead>Updated</TableHead>
                           </TableRow>
                         </TableHeader>
@@ -200,6 +202,7 @@ export default function ClientDetailPage() {
                               <TableCell>{s.name ?? "—"}</TableCell>
                               <TableCell>{s.country ?? "—"}</TableCell>
                               <TableCell className="font-mono text-xs">{s.lei ?? "—"}</TableCell>
+                              <TableCell className="align-top whitespace-normal"><SourceMatchEvidence match={s.match} clientId={d.golden.client_id} /></TableCell>
                               <TableCell className="text-xs text-muted-foreground">{formatDate(s.updated_at)}</TableCell>
                             </TableRow>
                           ))}
