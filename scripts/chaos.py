@@ -22,6 +22,7 @@ import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,12 +55,38 @@ def outcomes(junit: Path) -> list[tuple[str, str, str, float]]:
             elif child.tag == "skipped":
                 status, detail = "skipped", child.get("message", "")
             elif child.tag in ("failure", "error"):
-                status, detail = "**FAILED**", (child.get("message", "") or "")[:200]
+                status, detail = "**FAILED**", failure_detail(child)
         out.append((name, status, detail.replace("|", "/").replace("\n", " "), took))
     return out
 
 
+def failure_detail(failure: ET.Element) -> str:
+    """The failing comparison itself (pytest's last `E   assert …` line), not the first
+    lines of a long assertion message such as a reconciliation report."""
+    asserts = [
+        line[1:].strip()
+        for line in (failure.text or "").splitlines()
+        if line.startswith("E ") and line[1:].strip().startswith(("assert ", "AssertionError"))
+    ]
+    message = (failure.get("message", "") or "").strip()
+    first = message.splitlines()[0] if message else ""
+    text = asserts[-1] if asserts else first
+    if asserts and first and not first.startswith("AssertionError: ###"):
+        text = f"{first} ({asserts[-1]})" if first not in asserts[-1] else asserts[-1]
+    return text[:240]
+
+
+CASES = ("kill9", "replay", "broker_restart", "warehouse_outage", "rebalance")
+
+
 def main() -> int:
+    """Run the suite at full size, then write the report. `--report DIR` only re-writes
+    docs/reliability.md from an earlier run's directory (var/chaos/<stamp>)."""
+    if sys.argv[1:2] == ["--report"]:
+        reports = Path(sys.argv[2]).resolve()
+        info = json.loads((reports / "run.json").read_text(encoding="utf-8"))
+        write_report(reports, info)
+        return 0
     sizes = {
         "TERRITORY_FAULT_RECORDS": os.environ.get("CHAOS_RECORDS", "100000"),
         "TERRITORY_FAULT_STREAM_RECORDS": os.environ.get("CHAOS_STREAM_RECORDS", "20000"),
@@ -89,8 +116,23 @@ def main() -> int:
         cwd=ROOT,
         env=env,
     )
-    took = time.monotonic() - started
-    load_after = os.getloadavg()
+    info = {
+        "stamp": stamp,
+        "machine": machine(),
+        "took": time.monotonic() - started,
+        "returncode": done.returncode,
+        "load_before": load_before[0],
+        "load_after": os.getloadavg()[0],
+        "sizes": sizes,
+    }
+    (reports / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    write_report(reports, info)
+    return done.returncode
+
+
+def write_report(reports: Path, info: dict[str, Any]) -> None:
+    junit = reports / "junit.xml"
+    sizes = info["sizes"]
     lines = [
         "# Reliability: the last `make chaos` report",
         "",
@@ -99,10 +141,12 @@ def main() -> int:
         "Every service runs as its own process over the real broker; faults are injected from",
         "outside (kill -9, a broker of the suite's own restarted, a TCP proxy in front of",
         "PostgreSQL cut); the warehouse is then reconciled with GROUP BY queries, never",
-        "trusting constraints. xfail rows are issue 13's defects still open.",
+        "trusting constraints. A FAILED row is a defect that run found; an xfail row would",
+        "be a known defect still open.",
         "",
-        f"Run {stamp} on {machine()}: {took:.0f} s, pytest exit {done.returncode}. "
-        f"Load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end "
+        f"Run {info['stamp']} on {info['machine']}: {info['took']:.0f} s, pytest exit "
+        f"{info['returncode']}. "
+        f"Load average {info['load_before']:.2f} at the start, {info['load_after']:.2f} at the end "
         "(the machine is shared: other work raises it and slows every figure).",
         "",
         "Sizes: " + ", ".join(f"`{k}={v}`" for k, v in sizes.items()) + ".",
@@ -112,7 +156,7 @@ def main() -> int:
     ]
     for name, status, detail, secs in outcomes(junit):
         lines.append(f"| {name} | {status} | {detail} | {secs:.0f} |")
-    for case in ("kill9", "replay", "broker_restart", "warehouse_outage"):
+    for case in CASES:
         md = reports / f"{case}.md"
         lines.append("")
         if md.exists():
@@ -133,7 +177,6 @@ def main() -> int:
             lines.append(f"### {case}\n\nNo report: the case did not get as far as reconciling.")
     (ROOT / "docs" / "reliability.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"chaos: docs/reliability.md written ({reports})", file=sys.stderr)
-    return done.returncode
 
 
 if __name__ == "__main__":
