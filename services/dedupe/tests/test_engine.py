@@ -31,6 +31,33 @@ def test_new_then_merged_with_evidence():
     assert evidence.field_scores["postal_code"] > 0
 
 
+def test_records_placed_in_one_batch_each_keep_their_own_match_evidence():
+    # Three records of one client and a look-alike arrive before one emission (a consumer
+    # batch): the one event explains every record, not only the last one placed.
+    engine = DedupeEngine()
+    engine.on_record(make_record("salesforce", "1", name="Cedar Energy Inc.", **ADDRESS))
+    engine.on_record(make_record("hubspot", "7", name="CEDAR ENERGY INC", **ADDRESS))
+    engine.on_record(make_record("dynamics", "3", name="Cedar Energy", **ADDRESS))
+    (golden,) = engine.drain()
+    assert golden.trigger.source_key == "dynamics:3"
+    by_key = {m.source.source_key: m for m in golden.matches}
+    assert golden.matches[0].source.source_key == "dynamics:3"
+    assert sorted(by_key) == ["dynamics:3", "hubspot:7", "salesforce:1"]
+    merge = EngineSettings().thresholds.merge
+    for key, match in by_key.items():
+        assert match.decision is DedupeDecision.MERGED, key
+        (evidence,) = match.evidence
+        assert evidence.candidate_client_id == golden.client_id
+        assert evidence.confidence >= merge
+        # The pair named is another record of the same client.
+        assert evidence.reasons[0] != f"matched source record {key}"
+    engine.on_record(make_record("csv", "9", name="Summit Logistics"))
+    (alone,) = engine.drain()
+    (only,) = alone.matches
+    assert only.decision is DedupeDecision.NEW
+    assert only.evidence == []
+
+
 def test_thresholds_decide_between_merge_review_and_new():
     a = make_record("salesforce", "1", name="Cedar Energy", country="CA")
     b = make_record("hubspot", "2", name="Cedar Energy", country="CA")

@@ -99,6 +99,13 @@ def test_every_emitted_golden_client_validates_and_round_trips(members, order, u
     assert emitted
     for golden in emitted:
         roundtrip(golden)
+        # Every record of a live client is explained, the trigger's first.
+        listed = [m.source.source_key for m in golden.matches]
+        if golden.retired:
+            assert listed == []
+        else:
+            assert sorted(listed) == sorted(r.source_key for r in golden.source_records)
+            assert listed[0] == golden.trigger.source_key
 
 
 def live_ids(engine: DedupeEngine) -> list[str]:

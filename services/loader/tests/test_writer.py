@@ -18,7 +18,13 @@ from sqlalchemy import func, select
 
 from territory.loader.rows import MATCH_EVIDENCE_CAP
 from territory.loader.writer import WarehouseWriter
-from territory.shared.events import ClientDeduplicated, DedupeDecision, MatchEvidence
+from territory.shared.events import (
+    ClientDeduplicated,
+    DedupeDecision,
+    MatchEvidence,
+    RecordMatch,
+    SourceRecordRef,
+)
 from territory.shared.warehouse import schema as s
 
 
@@ -512,3 +518,37 @@ def test_a_source_record_that_moves_leaves_no_match_row_behind(warehouse):
     # c1's older version, redelivered late, does not bring the stale row back.
     write(warehouse, [golden("c1", ["001", "002"], version=2)], batch_id="b3")
     assert [(row["client_id"], row["source_key"]) for row in matches(warehouse)] == pairs
+
+
+def test_an_event_with_matches_explains_every_source_record_it_lists(warehouse):
+    # Dedupe coalesced two records placed in one batch into one event: its `matches` explain
+    # both, each with its own decision and evidence, not only the trigger.
+    def refs(*ids: str) -> list[RecordMatch]:
+        return [
+            RecordMatch(
+                source=SourceRecordRef(source_system="salesforce", source_id=sid),
+                decision=DedupeDecision.MERGED,
+                evidence=[_evidence("c1", conf, name=conf)],
+            )
+            for sid, conf in zip(ids, (0.93, 0.91, 0.88), strict=False)
+        ]
+
+    event = golden("c1", ["001", "002", "003"], decision=DedupeDecision.MERGED, version=4)
+    event.payload.matches = refs("003", "001", "002")
+    write(warehouse, [event])
+    rows = {row["source_key"]: row for row in matches(warehouse)}
+    assert sorted(rows) == ["salesforce:001", "salesforce:002", "salesforce:003"]
+    assert {k: float(r["confidence"]) for k, r in rows.items()} == pytest.approx(
+        {"salesforce:003": 0.93, "salesforce:001": 0.91, "salesforce:002": 0.88}
+    )
+    assert {r["decision"] for r in rows.values()} == {"merged"}
+    assert {r["version"] for r in rows.values()} == {4}
+    # An older version redelivered late changes none of them.
+    stale = golden("c1", ["001", "002", "003"], version=3)
+    stale.payload.matches = [
+        RecordMatch(source=ref, decision=DedupeDecision.NEW) for ref in stale.payload.source_records
+    ]
+    write(warehouse, [stale], batch_id="b2")
+    assert {k: r["decision"] for k, r in ((r["source_key"], r) for r in matches(warehouse))} == (
+        dict.fromkeys(rows, "merged")
+    )

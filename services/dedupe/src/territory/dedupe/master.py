@@ -33,6 +33,12 @@ class EngineSettings(BaseModel):
     candidate_limit: int = Field(25, ge=1, description="Candidates scored per record.")
     max_postings: int = Field(500, ge=10, description="Blocking keys more common are skipped.")
     evidence_limit: int = Field(5, ge=1, description="Evidence entries kept per event.")
+    match_limit: int = Field(
+        100,
+        ge=1,
+        description="Source records whose match evidence one event carries (the trigger's "
+        "first); a bigger client's other records keep the evidence last loaded for them.",
+    )
 
 
 REUSED_SOURCE_KEY = "reused_source_key"
@@ -91,8 +97,11 @@ def fingerprint(golden: GoldenClient) -> str:
     """Content of a golden client that matters downstream (not the event's metadata): the
     golden record, lineage, parent, retirement, and its review status (decision and the
     clients its evidence names), so a client that becomes (or stops being) a possible
-    duplicate because of another client's records is emitted again."""
-    data = golden.model_dump(mode="json", exclude={"version", "trigger", "decision", "evidence"})
+    duplicate because of another client's records is emitted again. Per-record `matches`
+    follow from the same state and ride along on every emission."""
+    data = golden.model_dump(
+        mode="json", exclude={"version", "trigger", "decision", "evidence", "matches"}
+    )
     data["decision"] = golden.decision.value
     data["candidates"] = sorted({e.candidate_client_id for e in golden.evidence})
     return hashlib.blake2b(

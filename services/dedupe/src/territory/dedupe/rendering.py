@@ -12,6 +12,7 @@ from territory.shared.events import (
     ClientRecord,
     DedupeDecision,
     GoldenClient,
+    RecordMatch,
     SourceRecordRef,
 )
 
@@ -59,9 +60,49 @@ class Rendering(Clustering):
                 for r in records
             ],
             evidence=evidence,
+            matches=self.record_matches(golden, trigger),
             merged_client_ids=sorted(golden.merged_client_ids),
             version=golden.version + 1,
         )
+
+    def record_matches(self, golden: Golden, trigger: SourceRecordRef) -> list[RecordMatch]:
+        """Why each member is in this client, from the state the event is rendered from (so
+        records placed in one batch each keep their own evidence, whatever was coalesced):
+        a reused source key's later incarnation and the member of a review pair are
+        `possible_duplicate` against the other client; any other member of a client of
+        several is `merged`, with its most confident pair inside the client (a reviewer's
+        merge when it has none); a client's only record is `new`. The trigger's comes first,
+        at most `match_limit` in all."""
+        members = golden.members
+        partners = {key: (cid, other) for cid, _, key, other in self.review_partners(golden)}
+        first = [
+            k for k in sorted(members) if self.records[k].record.source_key == trigger.source_key
+        ]
+        ordered = first + [k for k in sorted(members) if k not in first]
+        out: list[RecordMatch] = []
+        for key in ordered[: self.settings.match_limit]:
+            member = self.records[key]
+            plain = member.record.source_key
+            decision, evidence = DedupeDecision.NEW, list(golden.manual[:1])
+            if member.reused_reasons is not None and plain in self.records:
+                comparison = self.scorer.compare(member.profile, self.records[plain].profile)
+                held = self.records[plain].client_id
+                decision = DedupeDecision.POSSIBLE_DUPLICATE
+                evidence = [self._pair_evidence(held, comparison, member.reused_reasons)]
+            elif key in partners:
+                cid, other = partners[key]
+                comparison = self.scorer.compare(member.profile, self.records[other].profile)
+                decision = DedupeDecision.POSSIBLE_DUPLICATE
+                evidence = [self.evidence_of(cid, comparison)]
+            elif len(members) > 1:
+                decision = DedupeDecision.MERGED
+                inside = [(-c, o) for o, c in self.links.get(key, {}).items() if o in members]
+                if inside:
+                    _, other = min(inside)
+                    comparison = self.scorer.compare(member.profile, self.records[other].profile)
+                    evidence = [self.evidence_of(golden.client_id, comparison)]
+            out.append(RecordMatch(source=self._ref(key), decision=decision, evidence=evidence))
+        return out
 
     def _last_record(self, golden: Golden) -> ClientRecord:
         live = self._live(golden.client_id)

@@ -145,21 +145,31 @@ def lineage_rows(event: ClientDeduplicated) -> list[Row]:
 MATCH_EVIDENCE_CAP = 5
 
 
-def match_row(event: ClientDeduplicated, *, now: datetime) -> Row:
-    """Why the event's trigger (the source record that caused it) sits in this client."""
+def match_rows(event: ClientDeduplicated, *, now: datetime) -> list[Row]:
+    """Why each source record the event explains sits in this client: one row per entry of
+    `matches`, or, on an event from before that field, the trigger's row from the event's
+    decision and evidence."""
     golden = event.payload
-    ranked = sorted(golden.evidence, key=lambda e: -e.confidence)  # stable: ties keep order
-    return {
-        "client_id": golden.client_id,
-        "source_key": golden.trigger.source_key,
-        "decision": golden.decision.value,
-        "confidence": max((e.confidence for e in golden.evidence), default=None),
-        "evidence": [e.model_dump(mode="json") for e in ranked[:MATCH_EVIDENCE_CAP]],
-        "version": golden.version,
-        "last_event_id": str(event.event_id),
-        "occurred_at": event.occurred_at,
-        "loaded_at": now,
-    }
+    explained = [(m.source.source_key, m.decision, m.evidence) for m in golden.matches] or [
+        (golden.trigger.source_key, golden.decision, golden.evidence)
+    ]
+    rows = []
+    for source_key, decision, evidence in explained:
+        ranked = sorted(evidence, key=lambda e: -e.confidence)  # stable: ties keep order
+        rows.append(
+            {
+                "client_id": golden.client_id,
+                "source_key": source_key,
+                "decision": decision.value,
+                "confidence": max((e.confidence for e in evidence), default=None),
+                "evidence": [e.model_dump(mode="json") for e in ranked[:MATCH_EVIDENCE_CAP]],
+                "version": golden.version,
+                "last_event_id": str(event.event_id),
+                "occurred_at": event.occurred_at,
+                "loaded_at": now,
+            }
+        )
+    return rows
 
 
 def review_row(event: ClientDeduplicated, *, now: datetime) -> Row:

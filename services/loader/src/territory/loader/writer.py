@@ -367,22 +367,23 @@ class WarehouseWriter:
     def _load_matches(
         self, conn: Connection, events: list[ClientDeduplicated], now: datetime
     ) -> None:
-        """CLIENT_SOURCE_MATCH: per (client, source key), the newest decision that placed
-        that source record (each event's trigger) in that client.
+        """CLIENT_SOURCE_MATCH: per (client, source key), the newest evidence of why that
+        source record sits in that client (each event's `matches`; the trigger's decision on
+        an event from before them).
 
-        Every event of the batch counts, not only each client's newest: the versions of a
-        client in one batch usually have different triggers (one per record merged in).
+        Every event of the batch counts, not only each client's newest: an older event may
+        explain a record a newer one leaves out (a client bigger than `match_limit`).
         A pair keeps its highest (version, occurred_at); a replay writes the same row again.
         Rows follow the client's lineage as `_load_clients` left it: a source key no longer
         linked to the client (moved to another golden client, split off) loses its row, and
         a late event cannot bring one back."""
         newest: dict[tuple[str, str], r.Row] = {}
         for event in events:
-            row = r.match_row(event, now=now)
-            pair = (row["client_id"], row["source_key"])
-            known = newest.get(pair)
-            if known is None or _version(row) >= _version(known):
-                newest[pair] = row
+            for row in r.match_rows(event, now=now):
+                pair = (row["client_id"], row["source_key"])
+                known = newest.get(pair)
+                if known is None or _version(row) >= _version(known):
+                    newest[pair] = row
         if not newest:
             return
         t, lineage = s.client_source_match, s.client_source_record

@@ -57,6 +57,7 @@ from territory.shared.events.golden import (
     DedupeDecision,
     GoldenClient,
     MatchEvidence,
+    RecordMatch,
     SourceRecordRef,
 )
 from territory.shared.events.rejection import (
@@ -131,6 +132,7 @@ __all__ = [
     "OptionalPostalCode",
     "OptionalShortText",
     "PayloadT",
+    "RecordMatch",
     "RejectReason",
     "RejectedCandidate",
     "Rejection",

@@ -44,6 +44,22 @@ class MatchEvidence(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+class RecordMatch(BaseModel):
+    """Why one source record sits in its golden client, as the client is now."""
+
+    source: SourceRecordRef
+    decision: DedupeDecision = Field(
+        ...,
+        description="`merged`: it matched another record of this client; `new`: it is the "
+        "client's only record; `possible_duplicate`: it is held for review against `evidence`.",
+    )
+    evidence: list[MatchEvidence] = Field(
+        default_factory=list,
+        description="For `merged`, the most confident pair inside the client (its "
+        "`candidate_client_id` is this client); for `possible_duplicate`, the other client.",
+    )
+
+
 class GoldenClient(BaseModel):
     """The golden record of one client (payload of `client.deduplicated`)."""
 
@@ -58,6 +74,12 @@ class GoldenClient(BaseModel):
         default_factory=list, description="Lineage: every source record in this golden client."
     )
     evidence: list[MatchEvidence] = Field(default_factory=list)
+    matches: list[RecordMatch] = Field(
+        default_factory=list,
+        description="Per source record (the trigger's first, at most the dedupe service's "
+        "`match_limit`): why it is in this client. Empty on events from before this field and "
+        "on retired clients.",
+    )
     merged_client_ids: list[str] = Field(
         default_factory=list, description="Golden ids absorbed into this one (they are retired)."
     )
