@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import statistics
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,40 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
+class LoadSampler:
+    """The 1-minute load average every few seconds while a benchmark runs: printed beside
+    its figures, so a reader sees how busy the machine was (2 cores: above ~2, the
+    benchmark shared them)."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> str:
+        xs = self.samples
+        return (
+            f"load average (1 min) median {statistics.median(xs):.1f}, "
+            f"max {max(xs):.1f} over {len(xs)} samples"
+        )
+
+
 def run(name: str, path: Path) -> None:
     spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     if spec is None or spec.loader is None:
@@ -40,12 +76,14 @@ def run(name: str, path: Path) -> None:
     spec.loader.exec_module(module)
     started = time.perf_counter()
     print(f"bench: {name} …", file=sys.stderr, flush=True)
-    body = module.main()
+    with LoadSampler() as load:
+        body = module.main()
     took = time.perf_counter() - started
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     SECTIONS.mkdir(parents=True, exist_ok=True)
     (SECTIONS / f"{name}.md").write_text(
-        f"{body.strip()}\n\n_Measured {stamp} on {machine()} ({took:.0f} s)._\n", encoding="utf-8"
+        f"{body.strip()}\n\n_Measured {stamp} on {machine()} ({took:.0f} s; {load.summary()})._\n",
+        encoding="utf-8",
     )
     print(f"bench: {name} done in {took:.0f} s", file=sys.stderr, flush=True)
 

@@ -106,6 +106,7 @@ class Reconciliation:
     source_keys_in_several_live_golden: int
     reused_source_keys_kept_apart: int
     staged_without_golden: int
+    source_records_without_match_evidence: int
     row_counts: dict[str, int]
     checksum: str
     redeliveries: dict[str, int] = field(default_factory=dict)
@@ -150,6 +151,11 @@ class Reconciliation:
             )
         if self.staged_without_golden:
             out.append(f"{self.staged_without_golden} staged source records have no golden client")
+        if self.source_records_without_match_evidence:
+            out.append(
+                f"{self.source_records_without_match_evidence} source records of live clients "
+                "have no match evidence"
+            )
         if self.live_golden == 0 and self.loaded_raw:
             out.append("no golden client at all")
         return out
@@ -198,6 +204,8 @@ class Reconciliation:
             f"| reused source keys kept apart (two live clients, in review) | "
             f"{self.reused_source_keys_kept_apart:,} |",
             f"| staged source records without a golden client | {self.staged_without_golden:,} |",
+            f"| source records of live clients without match evidence | "
+            f"{self.source_records_without_match_evidence:,} |",
             f"| content checksum | `{self.checksum[:16]}` |",
         ]
         if self.rejected_by_stage_reason:
@@ -336,10 +344,24 @@ def assignment_health(engine: Engine) -> dict[str, int]:
                 .where(s.clients_staging.c.source_key.not_in(mapped))
             ).scalar_one()
         )
+        # Every source record of a live client says why it is there (dedupe's per-record
+        # `matches`, loaded into CLIENT_SOURCE_MATCH): none left unexplained.
+        m = s.client_source_match
+        unexplained = int(
+            conn.execute(
+                select(func.count())
+                .select_from(csr.join(cd, cd.c.client_id == csr.c.client_id))
+                .outerjoin(
+                    m, (m.c.client_id == csr.c.client_id) & (m.c.source_key == csr.c.source_key)
+                )
+                .where(live, m.c.source_key.is_(None))
+            ).scalar_one()
+        )
     return {
         "live": live_n,
         "wrong": wrong,
         "retired_current": retired_current,
+        "unexplained": unexplained,
         "several": len(shared - explained),
         "reused": len(explained),
         "unmapped": unmapped,
@@ -411,6 +433,7 @@ def reconcile(
         source_keys_in_several_live_golden=health["several"],
         reused_source_keys_kept_apart=health["reused"],
         staged_without_golden=health["unmapped"],
+        source_records_without_match_evidence=health["unexplained"],
         row_counts=row_counts(engine),
         checksum=content_checksum(engine),
         redeliveries=dict(redeliveries or {}),
