@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rules_factories import A, B, engine_of, golden, ruleset_doc
+from rules_factories import A, B, C, engine_of, golden, ruleset_doc
 from typer.testing import CliRunner
 
 from territory.rules.book import Book
@@ -111,3 +111,19 @@ def test_cli_validate(tmp_path: Path):
     result = runner.invoke(app, ["validate", str(bad)])
     assert result.exit_code == 1
     assert "unknown territory 'ATLANTIS'" in result.output
+
+
+def test_a_tier_change_with_the_same_territory_and_advisor_is_published():
+    # Found by the full-size replay: a tier change without a move stayed in memory only,
+    # so a restart rebuilt per-tier loads from the old tier and decided capacity otherwise.
+    book = book_with(golden("c1", country="GB", aum=2_000_000_000))
+    engine = engine_of(rules=[r for r in ruleset_doc()["rules"] if r["id"] == "r-eu"])
+    (first,) = book.apply(engine, "c1", changed_by="t").assignments
+    assert (first.territory_id, first.advisor_email, first.tier) == ("EU", C, "big")
+    book.put_client(ClientFacts.of(golden("c1", country="GB", aum=10_000_000, version=2)))
+    (retiered,) = book.apply(engine, "c1", changed_by="t").assignments
+    assert (retiered.territory_id, retiered.advisor_email, retiered.tier) == ("EU", C, "small")
+    assert (retiered.previous_territory_id, retiered.previous_advisor_email) == ("EU", C)
+    assert dict(book.loads[C]) == {"big": 0, "small": 1}
+    # The same facts again: nothing to publish.
+    assert book.apply(engine, "c1", changed_by="t").assignments == []
