@@ -264,22 +264,32 @@ class Clustering(Matching):
             ((cid, c, k, o) for cid, (c, k, o) in best.items()), key=lambda t: (-t[1], t[0])
         )
 
-    def assess(self, golden: Golden) -> tuple[DedupeDecision, list[MatchEvidence], str | None]:
-        """A live golden client's decision, evidence and the member that carries it."""
+    def reused_evidence(self, key: str) -> MatchEvidence | None:
+        """For a reused source key's later incarnation: the evidence against the client
+        holding the key's first incarnation (None for any other member)."""
+        member = self.records[key]
+        plain = member.record.source_key
+        if member.reused_reasons is None or plain not in self.records:
+            return None
+        comparison = self.scorer.compare(member.profile, self.records[plain].profile)
+        return self._pair_evidence(self.records[plain].client_id, comparison, member.reused_reasons)
+
+    def assess(
+        self, golden: Golden, partners: list[tuple[str, float, str, str]] | None = None
+    ) -> tuple[DedupeDecision, list[MatchEvidence], str | None]:
+        """A live golden client's decision, evidence and the member that carries it.
+        `partners`: `review_partners(golden)`, when the caller has it already."""
         limit = self.settings.evidence_limit
         evidence: list[MatchEvidence] = []
         flagged: str | None = None
         for key in sorted(golden.members):
-            reasons = self.records[key].reused_reasons
-            plain = self.records[key].record.source_key
-            if reasons is not None and plain in self.records:
-                held = self.records[plain].client_id
-                comparison = self.scorer.compare(
-                    self.records[key].profile, self.records[plain].profile
-                )
-                evidence.append(self._pair_evidence(held, comparison, reasons))
+            reused = self.reused_evidence(key)
+            if reused is not None:
+                evidence.append(reused)
                 flagged = flagged or key
-        for cid, _, key, other in self.review_partners(golden)[:limit]:
+        if partners is None:
+            partners = self.review_partners(golden)
+        for cid, _, key, other in partners[:limit]:
             comparison = self.scorer.compare(self.records[key].profile, self.records[other].profile)
             evidence.append(self.evidence_of(cid, comparison))
             flagged = flagged or key

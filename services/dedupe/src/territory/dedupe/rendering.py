@@ -39,7 +39,8 @@ class Rendering(Clustering):
         members = sorted(golden.members)
         records = [self.records[k].record for k in members]
         parent = self.parent_of(golden)
-        decision, evidence, carrier = self.assess(golden)
+        partners = self.review_partners(golden)
+        decision, evidence, carrier = self.assess(golden, partners)
         trigger = golden.trigger
         if carrier is not None:
             # A review item is (client, source record): the member of its best pair.
@@ -60,37 +61,38 @@ class Rendering(Clustering):
                 for r in records
             ],
             evidence=evidence,
-            matches=self.record_matches(golden, trigger),
+            matches=self.record_matches(golden, trigger, partners),
             merged_client_ids=sorted(golden.merged_client_ids),
             version=golden.version + 1,
         )
 
-    def record_matches(self, golden: Golden, trigger: SourceRecordRef) -> list[RecordMatch]:
+    def record_matches(
+        self,
+        golden: Golden,
+        trigger: SourceRecordRef,
+        partners: list[tuple[str, float, str, str]],
+    ) -> list[RecordMatch]:
         """Why each member is in this client, from the state the event is rendered from (so
         records placed in one batch each keep their own evidence, whatever was coalesced):
-        a reused source key's later incarnation and the member of a review pair are
-        `possible_duplicate` against the other client; any other member of a client of
-        several is `merged`, with its most confident pair inside the client (a reviewer's
-        merge when it has none); a client's only record is `new`. The trigger's comes first,
-        at most `match_limit` in all."""
+        a reused source key's later incarnation and the member of a review pair
+        (`partners`: `review_partners(golden)`) are `possible_duplicate` against the other
+        client; any other member of a client of several is `merged`, with its most
+        confident pair inside the client (a reviewer's merge when it has none); a client's
+        only record is `new`. The trigger's comes first, at most `match_limit` in all."""
         members = golden.members
-        partners = {key: (cid, other) for cid, _, key, other in self.review_partners(golden)}
-        first = [
-            k for k in sorted(members) if self.records[k].record.source_key == trigger.source_key
-        ]
-        ordered = first + [k for k in sorted(members) if k not in first]
+        by_key = {key: (cid, other) for cid, _, key, other in partners}
+        ordered = sorted(
+            members, key=lambda k: (self.records[k].record.source_key != trigger.source_key, k)
+        )
         out: list[RecordMatch] = []
         for key in ordered[: self.settings.match_limit]:
             member = self.records[key]
-            plain = member.record.source_key
             decision, evidence = DedupeDecision.NEW, list(golden.manual[:1])
-            if member.reused_reasons is not None and plain in self.records:
-                comparison = self.scorer.compare(member.profile, self.records[plain].profile)
-                held = self.records[plain].client_id
-                decision = DedupeDecision.POSSIBLE_DUPLICATE
-                evidence = [self._pair_evidence(held, comparison, member.reused_reasons)]
-            elif key in partners:
-                cid, other = partners[key]
+            reused = self.reused_evidence(key)
+            if reused is not None:
+                decision, evidence = DedupeDecision.POSSIBLE_DUPLICATE, [reused]
+            elif key in by_key:
+                cid, other = by_key[key]
                 comparison = self.scorer.compare(member.profile, self.records[other].profile)
                 decision = DedupeDecision.POSSIBLE_DUPLICATE
                 evidence = [self.evidence_of(cid, comparison)]
