@@ -65,12 +65,12 @@ def test_parent_and_subsidiary_are_not_the_same_client():
     assert result.field_scores["qualifier"] < 0
     assert result.confidence < Thresholds().review
     words, other = extra_words(("atlas", "holdings"), ("atlas", "holdings", "europe"))
-    assert words == []
-    assert other == ["europe"]
+    assert words == ()
+    assert other == ("europe",)
 
 
 def test_a_mistyped_article_is_no_qualifier():
-    assert extra_words(("te", "dupont", "family"), ("dupont", "family")) == ([], [])
+    assert extra_words(("te", "dupont", "family"), ("dupont", "family")) == ((), ())
 
 
 def test_a_known_parent_link_vetoes_a_match():

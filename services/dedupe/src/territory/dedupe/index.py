@@ -27,7 +27,6 @@ dead).
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 from collections import Counter
@@ -159,26 +158,41 @@ class CandidateIndex:
             # Every name word is common ("Capital Bank"): read the rarest anyway, at the
             # weight of a key exactly at the cap, rather than lose the record's name.
             self._post(scores, self._postings[rarest[1]], rarest[2])
-        top = heapq.nlargest(limit * 8 + 1, scores, key=scores.__getitem__)
-        top = [h for h in top if self._keys[h] is not None and self._keys[h] != profile.source_key]
+        if not scores:
+            return []
+        # The best `limit * 8 + 1` by summed weight, ties in first-posted order (what
+        # `heapq.nlargest` gives), then the re-ranking: both vectorised.
+        handles = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
+        weights = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+        best = np.argsort(-weights, kind="stable")[: limit * 8 + 1]
+        alive = self._keys
+        me = profile.source_key
+        picked = [
+            (h, w)
+            for h, w in zip(handles[best].tolist(), weights[best].tolist(), strict=True)
+            if alive[h] is not None and alive[h] != me
+        ]
+        top = [h for h, _ in picked]
         if len(top) > limit and profile.name:
-            # Ties among records sharing one word are broken by a cheap name similarity.
+            # Ties among records sharing one word are broken by a cheap name similarity
+            # (float32 throughout, as the scalar arithmetic on rapidfuzz's float32 was).
             similarity = process.cdist(
                 [profile.name],
                 [self._names[h] for h in top],
                 scorer=fuzz.ratio,
                 dtype=np.float32,
             )[0]
-            ranked = sorted(
-                range(len(top)), key=lambda i: (-(scores[top[i]] + 3.0 * similarity[i] / 100), i)
-            )
+            summed = np.fromiter((w for _, w in picked), dtype=np.float32, count=len(picked))
+            ranked = np.argsort(
+                -(summed + np.float32(3.0) * similarity / np.float32(100)), kind="stable"
+            ).tolist()
             if similar is not None:
                 extra = [top[i] for i in ranked[limit:] if similarity[i] >= similar]
                 top = [top[i] for i in ranked[:limit]] + extra
                 limit = len(top)
             else:
                 top = [top[i] for i in ranked]
-        return [k for k in (self._keys[h] for h in top[:limit]) if k is not None]
+        return [k for k in (alive[h] for h in top[:limit]) if k is not None]
 
     @staticmethod
     def _post(scores: dict[int, float], postings: list[int], weight: float) -> None:

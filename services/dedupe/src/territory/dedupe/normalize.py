@@ -180,6 +180,16 @@ def _legal_forms() -> tuple[tuple[str, ...], ...]:
     return tuple(sorted(forms, key=lambda f: (-len(f), f)))
 
 
+@cache
+def _legal_forms_by_last() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """`_legal_forms()` grouped by their last token, each group in the same order: a name
+    is only compared with the forms its last word can end."""
+    by_last: dict[str, list[tuple[str, ...]]] = {}
+    for form in _legal_forms():
+        by_last.setdefault(form[-1], []).append(form)
+    return {last: tuple(forms) for last, forms in by_last.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class NormalizedName:
     key: str  # the comparable name: tokens joined by one space
@@ -197,10 +207,11 @@ def normalize_name(name: str) -> NormalizedName:
     legal: list[str] = []
     # Strip legal forms from the end, repeatedly ("Foo Co., Ltd." / "Foo AG & Co. KG"),
     # but never the whole name.
+    by_last = _legal_forms_by_last()
     changed = True
-    while changed:
+    while changed and tokens:
         changed = False
-        for form in _legal_forms():
+        for form in by_last.get(tokens[-1], ()):
             n = len(form)
             if len(tokens) > n and tuple(tokens[-n:]) == form:
                 legal.insert(0, " ".join(form))
