@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from cleanco.termdata import terms_by_country
@@ -110,6 +110,7 @@ def _latin(text: str) -> bool:
     )
 
 
+@lru_cache(maxsize=1 << 14)
 def city_id(city: str, country: str | None = None) -> str | None:
     """The GeoNames id of a city name in any of its spellings ('Genf', 'Genève', 'Geneva'
     → '2660646'), preferring a city in `country`; None for places it does not know."""

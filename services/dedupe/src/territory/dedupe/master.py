@@ -134,6 +134,8 @@ class Master:
         # parent source key -> source keys of records naming it as their parent
         self.children: dict[str, set[str]] = defaultdict(set)
         self.dirty: set[str] = set()
+        # What `pending()` rendered, with its fingerprint, for `mark_emitted` to reuse.
+        self.rendered: dict[str, tuple[GoldenClient, str]] = {}
         # source key -> the member key of its current incarnation, for source keys reused
         # by their system for another organisation (see `DedupeEngine.on_record`).
         self.reused: dict[str, str] = {}

@@ -119,20 +119,25 @@ class Rendering(Clustering):
     def pending(self) -> list[GoldenClient]:
         """Golden clients whose content changed since they were last emitted."""
         out = []
+        self.rendered.clear()
         for client_id in sorted(self.dirty):
             golden = self.goldens[client_id]
             if not golden.members and golden.retired_into is None:
                 continue
             rendered = self.render(golden)
-            if fingerprint(rendered) != golden.fingerprint:
+            digest = fingerprint(rendered)
+            if digest != golden.fingerprint:
                 out.append(rendered)
+                self.rendered[client_id] = (rendered, digest)
         return out
 
     def mark_emitted(self, emitted: Iterable[GoldenClient]) -> None:
         for event in emitted:
             golden = self.goldens[event.client_id]
             golden.version = event.version
-            golden.fingerprint = fingerprint(event)
+            held = self.rendered.get(event.client_id)
+            golden.fingerprint = held[1] if held and held[0] is event else fingerprint(event)
+        self.rendered.clear()
         self.dirty.clear()
 
     def drain(self) -> list[GoldenClient]:

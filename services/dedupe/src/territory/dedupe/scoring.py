@@ -141,6 +141,12 @@ def _token_match(a: str, b: str) -> bool:
 
 
 @lru_cache(maxsize=1 << 16)
+def _address_parts(address: str) -> tuple[frozenset[str], str]:
+    """An address's house numbers, and its street without them."""
+    return frozenset(_NUMBER.findall(address)), " ".join(_NUMBER.sub("", address).split())
+
+
+@lru_cache(maxsize=1 << 16)
 def _noise(token: str) -> bool:
     """A mistyped article or conjunction ("Te", "nad") qualifies nothing."""
     return any(Levenshtein.distance(token, w) <= 1 for w in _NOISE_WORDS)
@@ -297,11 +303,10 @@ class Scorer:
                 same_city = q.city == c.city or fuzz.ratio(q.city, c.city) >= 90
             levels["city"] = "city_same" if same_city else "city_different"
         if q.address and c.address:
-            numbers_q, numbers_c = set(_NUMBER.findall(q.address)), set(_NUMBER.findall(c.address))
+            numbers_q, street_q = _address_parts(q.address)
+            numbers_c, street_c = _address_parts(c.address)
             if numbers_q and numbers_c and not numbers_q & numbers_c:
-                street_q = _NUMBER.sub("", q.address).split()
-                street_c = _NUMBER.sub("", c.address).split()
-                same_street = fuzz.token_sort_ratio(" ".join(street_q), " ".join(street_c)) >= 85
+                same_street = fuzz.token_sort_ratio(street_q, street_c) >= 85
                 # The same street with another number is a stale or mistyped address (weak
                 # evidence); another street altogether is a different address.
                 levels["address"] = "house_number_different" if same_street else "address_different"
