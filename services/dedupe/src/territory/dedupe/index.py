@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections import Counter
 from dataclasses import dataclass
 
@@ -109,7 +110,8 @@ class CandidateIndex:
         self._keys.append(profile.source_key)
         self._names.append(profile.name)
         self._handle[profile.source_key] = handle
-        keys = tuple(blocking_keys(profile))
+        # Interned: a shared key ("t:bank") is then one string for every record posting it.
+        keys = tuple(map(sys.intern, blocking_keys(profile)))
         self._record_keys[handle] = keys
         for key in keys:
             self._postings.setdefault(key, []).append(handle)
