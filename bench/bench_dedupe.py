@@ -232,11 +232,15 @@ def _records(ds: Dataset) -> Iterable[tuple[Any, Any]]:
                 city=r["suburb"] or None,
                 postal_code=r["postcode"] or None,
                 state=r["state"] or None,
-                tax_id=r["soc_sec_id"] or None,
             )
             profile = profile_of(record)
             if r["date_of_birth"]:
                 profile.extra["dob"] = r["date_of_birth"]
+            # FEBRL's social security number is a noisy person attribute (often replaced
+            # outright in the duplicates), not a legal entity's tax id, which in this engine
+            # vetoes a merge when it disagrees: compared like the date of birth instead.
+            if r["soc_sec_id"]:
+                profile.extra["ssn"] = r["soc_sec_id"]
         else:  # restaurants
             record = ClientRecord.model_construct(
                 source_system=system,

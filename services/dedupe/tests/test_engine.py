@@ -373,3 +373,23 @@ def test_a_reused_key_is_told_from_an_update_by_distinctive_evidence(old, new, r
     a = profile_of(make_record("salesforce", "1", country="DE", **old))
     b = profile_of(make_record("salesforce", "1", country="DE", **new))
     assert shares_nothing(a, b) is reused
+
+
+@pytest.mark.parametrize(
+    ("other_tax_id", "together"),
+    [
+        ("04-2103549", True),  # two neighbouring digits swapped: a typo, one entity
+        ("04-2108594", True),  # one digit mistyped
+        ("27-1234567", False),  # another tax id altogether: another legal entity
+    ],
+)
+def test_a_typo_in_a_tax_id_does_not_keep_a_duplicate_apart(
+    other_tax_id: str, together: bool
+) -> None:
+    engine = DedupeEngine(EngineSettings())
+    fields = {"name": "Cedar Energy Inc.", "country": "US", "city": "Boston"}
+    fields |= {"address": "12 Harbor Street", "postal_code": "02110"}
+    first = engine.on_record(make_record("salesforce", "1", tax_id="04-2103594", **fields))
+    second = engine.on_record(make_record("hubspot", "7", tax_id=other_tax_id, **fields))
+    engine.drain()
+    assert (first.client_id == engine.records[second.source_key].client_id) is together

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 from territory.dedupe.master import Golden, golden_id
 from territory.dedupe.matching import Matching
-from territory.dedupe.scoring import Comparison
+from territory.dedupe.scoring import Comparison, conflicting_tax_ids
 from territory.shared.events import DedupeDecision, MatchEvidence, SourceRecordRef
 
 # Name similarity (rapidfuzz ratio) above which a re-ranked candidate is scored even past
@@ -76,7 +76,7 @@ class Clustering(Matching):
             return False
         if pa.lei and pb.lei and pa.lei != pb.lei:
             return False
-        if pa.tax_id and pb.tax_id and pa.tax_id != pb.tax_id:
+        if conflicting_tax_ids(pa.tax_id, pb.tax_id):
             return False
         return self.records[a].record.source_key != self.records[b].record.source_key
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from territory.dedupe.master import Master
 from territory.dedupe.normalize import Profile
-from territory.dedupe.scoring import Comparison
+from territory.dedupe.scoring import Comparison, conflicting_tax_ids
 from territory.shared.events import (
     MatchEvidence,
 )
@@ -41,7 +41,7 @@ class Matching(Master):
             other = self.records[key].profile
             if profile.lei and other.lei and other.lei != profile.lei:
                 return True
-            if profile.tax_id and other.tax_id and other.tax_id != profile.tax_id:
+            if conflicting_tax_ids(profile.tax_id, other.tax_id):
                 return True
         return False
 

@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, Levenshtein
 
 from territory.dedupe.normalize import Profile
 
@@ -169,6 +169,21 @@ def extra_words(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[tuple[str, ...]
     return only_a, only_b
 
 
+def conflicting_tax_ids(a: str | None, b: str | None) -> bool:
+    """Two tax ids that name different legal entities: both present, and further apart
+    than the one typo `tax_close` scores (`one_typo`). A typo'd copy of one id names the
+    same entity: on FEBRL3, vetoing those cost 257 true pairs."""
+    if not a or not b or a == b:
+        return False
+    return not one_typo(a, b)
+
+
+def one_typo(a: str, b: str) -> bool:
+    """One character inserted, deleted, replaced, or two neighbours swapped ("12345" /
+    "12435"), in values long enough for that to mean something (more than 4 characters)."""
+    return len(a) > 4 and OSA.distance(a, b) <= 1
+
+
 class Scorer:
     def __init__(
         self, weights: FieldWeights | None = None, review: float = 0.5, *, prefilter: bool = True
@@ -281,7 +296,7 @@ class Scorer:
                 return
             if a == b:
                 levels[label] = f"{prefix}_same"
-            elif close and len(a) > 4 and Levenshtein.distance(a, b) <= 1:
+            elif close and one_typo(a, b):
                 levels[label] = f"{prefix}_close"  # one typo in an identifier
             else:
                 levels[label] = f"{prefix}_different"
