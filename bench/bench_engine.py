@@ -1,0 +1,189 @@
+"""Dedupe engine throughput, this tree beside a baseline commit (issue 15's profiling log).
+
+The dedupe service is the pipeline's busiest process (see the end-to-end section), and its
+time is the engine's. This section feeds the same stream of sample records (with their
+realistic duplicates, data/sample/generate.py) to the engine as the service does — in
+consumer batches: `on_record` for each record, then `pending()` and `mark_emitted()` — once
+with this tree's code and once with the code of a baseline commit (`git archive` of its
+`services/dedupe/src` and `shared/src`, imported first), each in its own process,
+alternated, the median of the rounds reported. Beside the rates: whether both emitted
+byte-identical golden clients (a speed-up must not change a single decision).
+
+    python bench/bench_engine.py                  # this section only
+    ENGINE_BASELINE=<commit> ENGINE_RECORDS=20000 ENGINE_ROUNDS=3 make bench ONLY=engine
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# The landed main of 2026-12-02 (stop 18), before this profiling pass.
+BASELINE = os.environ.get("ENGINE_BASELINE", "5e52dca")
+RECORDS = int(os.environ.get("ENGINE_RECORDS", "20000"))
+ROUNDS = int(os.environ.get("ENGINE_ROUNDS", "3"))
+BATCH = 500  # records per consumer batch, as the service's kernel hands them over
+
+
+def _child(path: str) -> dict[str, Any]:
+    """Feed the CSV at `path` to whichever engine is importable; measure and digest."""
+    import territory.dedupe.engine as engine_module
+    from territory.dedupe.engine import DedupeEngine
+    from territory.dedupe.settings import DedupeSettings
+    from territory.shared.events import ClientRecord
+
+    records = []
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                records.append(ClientRecord.model_validate(row))
+            except ValueError:
+                continue  # unusable: ingestion refuses it before dedupe sees it
+    engine = DedupeEngine(DedupeSettings().dedupe.engine)
+    digest = hashlib.sha256()
+    emitted = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(records), BATCH):
+        for record in records[start : start + BATCH]:
+            placement = engine.on_record(record)
+            digest.update(f"{placement.client_id} {placement.decision.value}\n".encode())
+        out = engine.pending()
+        for golden in out:
+            digest.update(golden.model_dump_json().encode())
+        emitted += len(out)
+        engine.mark_emitted(out)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {
+        "records": len(records),
+        "emitted": emitted,
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "digest": digest.hexdigest(),
+        "code": engine_module.__file__,
+        "golden_clients": sum(
+            1 for g in engine.goldens.values() if g.members and g.retired_into is None
+        ),
+    }
+
+
+def _run(csv_path: Path, src: Path | None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if src is not None:  # the baseline's packages shadow this tree's (namespace `territory`)
+        paths = [str(src / "services" / "dedupe" / "src"), str(src / "shared" / "src")]
+        env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(csv_path)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    expected = src if src is not None else ROOT
+    if not str(result["code"]).startswith(str(expected)):
+        raise SystemExit(f"bench engine: ran {result['code']}, expected code under {expected}")
+    return result
+
+
+def main() -> str:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from harness.workload import generator, make_workload
+
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", BASELINE],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "services/dedupe/src", "shared/src"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        base = Path(tmp) / "baseline"
+        base.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit, "services/dedupe/src", "shared/src"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        csv_path = Path(tmp) / "records.csv"
+        workload = make_workload(RECORDS)
+        with csv_path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(generator().COLUMNS))
+            writer.writeheader()
+            writer.writerows(workload.rows)
+        runs: dict[str, list[dict[str, Any]]] = {"this tree": [], "baseline": []}
+        loads = []
+        for i in range(ROUNDS):
+            print(f"  engine: round {i + 1} of {ROUNDS}", file=sys.stderr, flush=True)
+            for label, src in (("this tree", None), ("baseline", base)):
+                loads.append(os.getloadavg()[0])
+                runs[label].append(_run(csv_path, src))
+    rows = []
+    rates: dict[str, float] = {}
+    for label, results in runs.items():
+        rate = statistics.median(r["records"] / r["cpu_seconds"] for r in results)
+        wall = statistics.median(r["records"] / r["seconds"] for r in results)
+        rates[label] = rate
+        first = results[0]
+        name = f"this tree ({head}{', uncommitted changes' if dirty else ''})"
+        rows.append(
+            f"| {name if label == 'this tree' else f'baseline ({commit})'} | "
+            f"{first['records']:,} | {rate:,.0f} | {wall:,.0f} | "
+            f"{1000 / rate:.2f} | {first['emitted']:,} | {first['golden_clients']:,} |"
+        )
+    digests = {r["digest"] for results in runs.values() for r in results}
+    same = len(digests) == 1
+    lines = [
+        "## Dedupe engine: this tree beside a baseline commit",
+        "",
+        f"`bench/bench_engine.py`: {RECORDS:,} sample rows (with their duplicates) fed to the "
+        f"engine in batches of {BATCH} as the service feeds it, once per version in its own "
+        f"process, {ROUNDS} alternated rounds, medians. The baseline is `{commit}` "
+        "(`ENGINE_BASELINE`). Reproduce: `make bench ONLY=engine`.",
+        "",
+        "| engine | records | records per CPU-second | records/s (wall) | CPU ms per record "
+        "| golden events emitted | live golden clients |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"Speed-up: **{rates['this tree'] / rates['baseline']:.2f}×** records per CPU-second. "
+        + (
+            "Both versions emitted byte-identical golden clients and placements in every "
+            "round (one SHA-256 over every event)."
+            if same
+            else f"**The versions' outputs differ** ({len(digests)} distinct digests over "
+            "the rounds): the change is not a pure speed-up."
+        ),
+        "",
+        f"Load average (1 min) during the rounds: {min(loads):.1f}–{max(loads):.1f} on "
+        f"{os.cpu_count()} cores.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        print(json.dumps(_child(sys.argv[2])))
+    else:
+        print(main())
