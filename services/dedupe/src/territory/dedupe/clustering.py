@@ -8,8 +8,8 @@ Clusters: the records of one connected component of the merge edges (plus review
 "together" links) are grouped by a deterministic agglomeration: reviewers' "together"
 links first, then the merge edges from the most confident down (ties by source keys);
 an edge joins two groups unless some pair across them may not be one client (`apart`: a
-parent link, different LEIs or tax ids, two incarnations of one reused source key, or a
-reviewer's split). The result depends only on the component's records and edges, so a
+parent link, different LEIs, tax ids more than one typo apart (`conflicting_tax_ids`),
+two incarnations of one reused source key, or a reviewer's split). The result depends only on the component's records and edges, so a
 record that links two golden clients merges them, an update that removes the link splits
 them again, and any arrival order ends in the same clusters.
 
