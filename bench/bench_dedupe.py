@@ -670,11 +670,11 @@ def quality_section(sets: list[tuple[Callable[[], Dataset], str]]) -> tuple[list
         if kind == "org" and len(ds.rows) > EM_MAX_ORG_ROWS:
             # EM's weights on the hard org sets merge most records (F1 0.32 at 2k), and
             # re-clustering components that large grows quadratically: at 20k it did not
-            # finish in 30 minutes. Said in the table rather than waited for.
+            # finish in 17 minutes (twice). Said in the table rather than waited for.
             lines.append(
                 f"| {ds.name} | {ds.task} | {len(ds.rows):,} | territory dedupe (EM-estimated "
                 f"from these records, untuned) | not run: above {EM_MAX_ORG_ROWS:,} rows its "
-                "giant clusters take > 30 min (see the 2k row) | | | | | |"
+                "giant clusters took > 17 min (see the 2k row) | | | | | |"
             )
         elif kind in ("org", "sample"):
             # Unsupervised: m/u estimated by EM from these records (`--estimate`), nothing
