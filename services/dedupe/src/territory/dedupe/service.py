@@ -44,9 +44,10 @@ would hide candidates. The design for scaling out:
   record: above the merge threshold the pair is merged with the lexicographically smaller
   golden id as survivor — a choice both instances make alike, and the second identical
   emission is suppressed by the fingerprint check.
-Today the service runs as one instance holding every partition (one instance decides
-thousands of records per second, see docs/benchmarks.md); the broadcast replica above is
-the step to take when one instance is not enough. Memory is the cost: each instance holds
+Today the service runs as one instance holding every partition. One instance decides
+about 400-700 records per second, CPU-bound on one core (docs/benchmarks.md: "Dedupe
+engine" and "End to end"); the broadcast replica above is the step to take when one
+instance is not enough and a core is free for it. Memory is the cost: each instance holds
 the full master (see the benchmark's RSS per golden client).
 """
 
