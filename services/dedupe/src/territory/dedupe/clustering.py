@@ -9,9 +9,10 @@ Clusters: the records of one connected component of the merge edges (plus review
 links first, then the merge edges from the most confident down (ties by source keys);
 an edge joins two groups unless some pair across them may not be one client (`apart`: a
 parent link, different LEIs, tax ids more than one typo apart (`conflicting_tax_ids`),
-two incarnations of one reused source key, or a reviewer's split). The result depends only on the component's records and edges, so a
-record that links two golden clients merges them, an update that removes the link splits
-them again, and any arrival order ends in the same clusters.
+two incarnations of one reused source key, or a reviewer's split). The result depends
+only on the component's records and edges, so a record that links two golden clients
+merges them, an update that removes the link splits them again, and any arrival order
+ends in the same clusters.
 
 Golden ids: a cluster's id is `golden_id(anchor)`, the anchor being its member of the most
 trusted source system with the smallest source key (`Master.rank`), unless a reviewer's
