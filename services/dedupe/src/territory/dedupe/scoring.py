@@ -172,7 +172,8 @@ def extra_words(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[tuple[str, ...]
 def conflicting_tax_ids(a: str | None, b: str | None) -> bool:
     """Two tax ids that name different legal entities: both present, and further apart
     than the one typo `tax_close` scores (`one_typo`). A typo'd copy of one id names the
-    same entity: on FEBRL3, vetoing those cost 257 true pairs."""
+    same entity: on FEBRL3 (its social security numbers read as tax ids), vetoing those
+    kept 466 true pairs apart (pairwise recall 0.856 before, 0.927 after)."""
     if not a or not b or a == b:
         return False
     return not one_typo(a, b)
