@@ -95,36 +95,21 @@ def _run(csv_path: Path, src: Path | None) -> dict[str, Any]:
     return result
 
 
+def _git(*args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True).stdout
+
+
 def main() -> str:
     sys.path.insert(0, str(ROOT / "tests"))
     from harness.workload import generator, make_workload
 
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", BASELINE],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "services/dedupe/src", "shared/src"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    commit = _git("rev-parse", "--short", BASELINE).decode().strip()
+    head = _git("rev-parse", "--short", "HEAD").decode().strip()
+    dirty = _git("status", "--porcelain", "services/dedupe/src", "shared/src").strip()
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         base = Path(tmp) / "baseline"
         base.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit, "services/dedupe/src", "shared/src"],
-            check=True,
-            capture_output=True,
-        ).stdout
+        archive = _git("archive", commit, "services/dedupe/src", "shared/src")
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
         csv_path = Path(tmp) / "records.csv"
         workload = make_workload(RECORDS)
