@@ -11,7 +11,7 @@ from territory.api.masking import EMAIL, OTHER_REGION
 from territory.api.security import Role
 
 from .utils.tokens import bearer, token_for
-from .utils.warehouse import NOW
+from .utils.warehouse import MATCHED_AT
 
 ADMIN = bearer(token_for(Role.ADMIN))
 LEADER_EMEA = bearer(token_for(Role.SALES_LEADERSHIP, "EMEA"))
@@ -37,7 +37,7 @@ async def test_client_detail_returns_each_source_records_match(client):
         "shares a parent with c-na-1",
         "advisor ann@na.example on both",
     ]
-    assert match["occurred_at"].startswith(NOW.strftime("%Y-%m-%d"))
+    assert match["occurred_at"] == MATCHED_AT.strftime("%Y-%m-%dT%H:%M:%SZ")
     # A record without a recorded decision has no match (not an empty one).
     assert records["hubspot:c-emea-3"]["match"] is None
 

@@ -21,6 +21,9 @@ from territory.shared.warehouse.engine import create_all
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LOADED = NOW
+# When the fixture's match decisions were taken (hours before NOW, so a test that assumed
+# "the same day" would fail in the first hours after midnight UTC).
+MATCHED_AT = NOW - timedelta(hours=3)
 
 TERRITORIES = [
     ("na-east", "NA East", "NA", "Pension", "t1", ["ann@na.example", "sam@global.example"]),
@@ -195,7 +198,7 @@ def _match_rows() -> list[dict[str, Any]]:
             "evidence": evidence,
             "version": 2,
             "last_event_id": eid(f"ev-match-{cid}-{key}"),
-            "occurred_at": NOW - timedelta(hours=3),
+            "occurred_at": MATCHED_AT,
             "loaded_at": LOADED,
         }
         for cid, key, decision, evidence in MATCHES
