@@ -83,3 +83,21 @@ def test_pair_completeness_counts_the_pairs_blocking_finds():
     recall, pairs = pair_completeness(profiles, truth)
     assert pairs == 2
     assert recall == 0.5
+
+
+def test_shared_attributes_find_a_twin_whose_name_was_replaced():
+    # FEBRL-like: 60 people share the incoming record's given name; its twin shares only
+    # the date of birth and another number the adapter supplies, not a word of the name.
+    index = CandidateIndex(IndexSettings(limit=40, max_postings=2_000))
+    for i in range(60):
+        index.add(
+            profile_of(
+                make_record("m", str(i), name=f"Samantha {SYLLABLES[i % len(SYLLABLES)]}son")
+            )
+        )
+    twin = profile_of(make_record("a", "twin", name="Taliah Morrison"))
+    twin.extra.update(dob="19090828", ssn="3519655")
+    index.add(twin)
+    incoming = profile_of(make_record("b", "new", name="Samantha Nguyen"))
+    incoming.extra.update(dob="19090828", ssn="3519655")
+    assert "a:twin" in index.candidates(incoming)

@@ -130,3 +130,42 @@ def test_an_identical_identifier_that_failed_its_check_digits_is_weak_evidence()
     # Weak: it adds to the name evidence, far less than a valid LEI match would.
     assert same.confidence > score(a, d).confidence
     assert FieldWeights().unchecked_id_same < FieldWeights().lei_same / 4
+
+
+def levels(a, b):
+    return score(a, b).levels
+
+
+def test_a_space_moved_by_a_typo_keeps_an_address_the_same():
+    # Sorted words alone would see "oft pinecr" against "pinecroft" (FEBRL's typos).
+    a = make_record(name="Emma Louca", address="92 Pinecroft")
+    b = make_record("csv", "2", name="Emma Louca", address="92 Pinecr Oft")
+    assert levels(a, b)["address"] == "address_same"
+    a = make_record(name="Keaton Webb", address="2 Mckinley Circuit")
+    b = make_record("csv", "2", name="Keaton Webb", address="2 Mckinleycircuit")
+    assert levels(a, b)["address"] == "address_same"
+    # The same street under another house number, typo'd: the weak stale-address level.
+    a = make_record(name="Kylie Dixon", address="37 Sanford Place")
+    b = make_record("csv", "2", name="Kylie Dixon", address="4 Sanford Xplace")
+    assert levels(a, b)["address"] == "house_number_different"
+
+
+def test_a_house_number_without_its_street_is_evidence_only_when_it_differs():
+    a = make_record(name="Jackson Alderman", address="84 Maccallum Circuit")
+    same_number = make_record("csv", "2", name="Jackson Alderman", address="84")
+    other_number = make_record("csv", "3", name="Jackson Alderman", address="489")
+    assert "address" not in levels(a, same_number)
+    assert levels(a, other_number)["address"] == "address_different"
+
+
+def test_one_typo_in_a_town_unknown_to_geonames_is_the_same_town():
+    a = make_record(name="Jackson Alderman", city="Penshurst")
+    b = make_record("csv", "2", name="Jackson Alderman", city="Penshjrst")
+    assert levels(a, b)["city"] == "city_same"
+    other = make_record("csv", "3", name="Jackson Alderman", city="Penrith")
+    assert levels(a, other)["city"] == "city_different"
+    # Hamburg is a GeoNames city, Homburg is not: one letter apart, two places.
+    h = make_record(name="Nordbank AG", city="Hamburg")
+    assert levels(h, make_record("csv", "4", name="Nordbank AG", city="Homburg"))["city"] == (
+        "city_different"
+    )

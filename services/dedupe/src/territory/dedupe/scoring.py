@@ -146,6 +146,13 @@ def _address_parts(address: str) -> tuple[frozenset[str], str]:
     return frozenset(_NUMBER.findall(address)), " ".join(_NUMBER.sub("", address).split())
 
 
+def _text_similarity(a: str, b: str) -> float:
+    """0-100, as names compare: word order forgiven (sorted words), or a typo that moves a
+    space forgiven (plain order: "Pinecr Oft" / "Pinecroft", "Mckinleycircuit"), the better
+    of the two."""
+    return max(fuzz.token_sort_ratio(a, b), fuzz.ratio(a, b))
+
+
 @lru_cache(maxsize=1 << 16)
 def _noise(token: str) -> bool:
     """A mistyped article or conjunction ("Te", "nad") qualifies nothing."""
@@ -316,18 +323,29 @@ class Scorer:
             if q.city_id and c.city_id:
                 same_city = q.city_id == c.city_id  # exonyms: Genève / Geneva / Genf
             else:
-                same_city = q.city == c.city or fuzz.ratio(q.city, c.city) >= 90
+                # Neither city known to GeoNames: one typo ("Berwkck" / "Berwick") is the
+                # same town. A known city one letter from an unknown name is not (Hamburg /
+                # Homburg): the unknown one is more likely a small town of its own.
+                same_city = (
+                    q.city == c.city
+                    or fuzz.ratio(q.city, c.city) >= 90
+                    or (q.city_id is None and c.city_id is None and one_typo(q.city, c.city))
+                )
             levels["city"] = "city_same" if same_city else "city_different"
         if q.address and c.address:
             numbers_q, street_q = _address_parts(q.address)
             numbers_c, street_c = _address_parts(c.address)
             if numbers_q and numbers_c and not numbers_q & numbers_c:
-                same_street = fuzz.token_sort_ratio(street_q, street_c) >= 85
+                same_street = (
+                    bool(street_q and street_c) and _text_similarity(street_q, street_c) >= 85
+                )
                 # The same street with another number is a stale or mistyped address (weak
                 # evidence); another street altogether is a different address.
                 levels["address"] = "house_number_different" if same_street else "address_different"
+            elif not street_q or not street_c:
+                pass  # the same house number, one street missing: no evidence either way
             else:
-                ratio = fuzz.token_sort_ratio(q.address, c.address)
+                ratio = _text_similarity(q.address, c.address)
                 levels["address"] = (
                     "address_same"
                     if ratio >= 90
