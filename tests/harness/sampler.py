@@ -4,7 +4,8 @@ per group and topic sizes over time (aiokafka from the outside), and the load av
     sampler = Sampler(stack, interval=1.0).start()
     ...
     sampler.stop()
-    sampler.process_report()   # {instance: {cpu_seconds, cpu_percent_mean, peak_rss_mb}}
+    sampler.process_report()   # {instance: {cpu_seconds, cpu_percent_mean, cpu_percent_busy,
+                               #             cpu_percent_peak, peak_rss_mb}}
     sampler.lag_series         # [(t, {group: {topic: lag}})]
 """
 
@@ -43,27 +44,63 @@ def load_average() -> str:
     return f"load {one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min, {os.cpu_count()} cores)"
 
 
+WINDOW = 10.0  # seconds: the CPU windows of `ProcStats.windows`
+IDLE = 10.0  # CPU % of one core below which a window counts as idle
+
+
 @dataclass
 class ProcStats:
     cpu_seconds: float = 0.0  # summed over every pid the instance had (restarts included)
     peak_rss: int = 0
+    series: list[tuple[float, float]] = field(default_factory=list)  # (t, cpu_seconds)
     _by_pid: dict[int, float] = field(default_factory=dict)
     _base: dict[int, float] = field(default_factory=dict)  # CPU used before sampling began
 
-    def observe(self, pid: int, *, first: bool = False) -> None:
+    def observe(self, pid: int, *, first: bool = False, t: float | None = None) -> None:
         try:
             p = psutil.Process(pid)
             with p.oneshot():
-                t = p.cpu_times()
+                times = p.cpu_times()
                 rss = p.memory_info().rss
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             return
-        used = t.user + t.system
+        used = times.user + times.system
         if pid not in self._by_pid and first:
             self._base[pid] = used
         self._by_pid[pid] = used - self._base.get(pid, 0.0)
         self.cpu_seconds = sum(self._by_pid.values())
         self.peak_rss = max(self.peak_rss, rss)
+        if t is not None:
+            if self.series and self.series[-1][0] == t:
+                self.series[-1] = (t, self.cpu_seconds)  # a second pid of the instance
+            else:
+                self.series.append((t, self.cpu_seconds))
+
+    def windows(self, width: float = WINDOW) -> list[tuple[float, float, float]]:
+        """(start, end, CPU % of one core) over consecutive windows of about `width` s."""
+        out: list[tuple[float, float, float]] = []
+        start = 0
+        for i in range(1, len(self.series)):
+            t0, c0 = self.series[start]
+            t1, c1 = self.series[i]
+            if t1 - t0 >= width:
+                out.append((t0, t1, 100 * (c1 - c0) / (t1 - t0)))
+                start = i
+        return out
+
+    def busy_percent(self) -> float:
+        """CPU % of one core from the first to the last window in which the process worked
+        (above `IDLE` %): the run's idle start and tail left out, the waits inside kept."""
+        worked = [w for w in self.windows() if w[2] > IDLE]
+        if not worked:
+            return 0.0
+        t0, t1 = worked[0][0], worked[-1][1]
+        c = dict(self.series)
+        return round(100 * (c[t1] - c[t0]) / (t1 - t0), 1)
+
+    def peak_percent(self) -> float:
+        """The highest CPU % of one core over a window of `WINDOW` s."""
+        return round(max((w[2] for w in self.windows()), default=0.0), 1)
 
 
 class Sampler:
@@ -115,7 +152,9 @@ class Sampler:
             while not self._stop.is_set():
                 now = time.monotonic()
                 for name, pid in self.pids().items():
-                    self.procs.setdefault(name, ProcStats()).observe(pid, first=first)
+                    self.procs.setdefault(name, ProcStats()).observe(
+                        pid, first=first, t=now - self.started
+                    )
                 first = False
                 self.load_series.append((now - self.started, os.getloadavg()[0]))
                 if now >= next_kafka:
@@ -150,6 +189,8 @@ class Sampler:
             name: {
                 "cpu_seconds": round(s.cpu_seconds, 1),
                 "cpu_percent_mean": round(100 * s.cpu_seconds / wall, 1),
+                "cpu_percent_busy": s.busy_percent(),
+                "cpu_percent_peak": s.peak_percent(),
                 "peak_rss_mb": round(s.peak_rss / 2**20, 1),
             }
             for name, s in sorted(self.procs.items())
