@@ -553,11 +553,13 @@ def render(
         ]
     if tp["problems"]:
         lines += ["", "Reconciliation problems: " + "; ".join(tp["problems"])]
-    lines += ["", limit_sentence(tp["processes"], tp["lag"])]
+    lines += ["", limit_sentence(tp["processes"], tp["lag"], tp["mean_load"])]
     return "\n".join(lines)
 
 
-def limit_sentence(processes: dict[str, dict[str, float]], lag: list[Any]) -> str:
+def limit_sentence(
+    processes: dict[str, dict[str, float]], lag: list[Any], mean_load: float | None = None
+) -> str:
     """What limits the run, read from the measurements: the busiest process (its CPU share
     of one core while it worked), whether it is near a full core, and whose lag was
     largest."""
@@ -581,6 +583,12 @@ def limit_sentence(processes: dict[str, dict[str, float]], lag: list[Any]) -> st
         text += f", so {busiest} is CPU-bound: it is the bottleneck"
     elif total >= 170:
         text += f"; the services together use {total:.0f}% of the 2 cores: the machine is the limit"
+    elif mean_load is not None and mean_load >= (os.cpu_count() or 1):
+        text += (
+            f"; no process is near a full core (all together {total:.0f}%), but the load "
+            f"average ({mean_load:.1f} on {os.cpu_count()} cores) says runnable work waited "
+            "for a core: the machine, shared with other work, is part of the limit"
+        )
     else:
         text += (
             f"; no process is near a full core (all together {total:.0f}%), so the "
