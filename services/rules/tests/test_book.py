@@ -127,3 +127,19 @@ def test_a_tier_change_with_the_same_territory_and_advisor_is_published():
     assert dict(book.loads[C]) == {"big": 0, "small": 1}
     # The same facts again: nothing to publish.
     assert book.apply(engine, "c1", changed_by="t").assignments == []
+
+
+def test_another_rule_placing_a_client_in_the_same_place_is_published():
+    # A renamed rule (or a new one that now wins) leaves territory, advisor and tier as
+    # they were; the warehouse's "why here" must name the rule that decides now.
+    book = book_with(golden("c1", country="GB", aum=10_000_000))
+    eu_only = [r for r in ruleset_doc()["rules"] if r["id"] == "r-eu"]
+    (first,) = book.apply(engine_of(rules=eu_only), "c1", changed_by="t").assignments
+    assert (first.territory_id, first.rule_id) == ("EU", "r-eu")
+    renamed = [dict(eu_only[0], id="r-europe")]
+    (again,) = book.apply(engine_of(rules=renamed), "c1", changed_by="t").assignments
+    assert (again.territory_id, again.advisor_email, again.tier) == ("EU", C, "small")
+    assert again.rule_id == "r-europe"
+    # A new ruleset version with the same rule: nothing to publish.
+    same = engine_of(version="t2", rules=renamed)
+    assert book.apply(same, "c1", changed_by="t").assignments == []

@@ -173,14 +173,20 @@ class Book:
             if decision.territory_id and engine.policy.strategy == "round_robin":
                 self.rr[decision.territory_id] = self.rr.get(decision.territory_id, 0) + 1
             out.assignments.append(_assignment(decision, previous, changed_by, now))
-        elif previous is not None and target is not None and previous.tier != target.tier:
+        elif (
+            previous is not None
+            and target is not None
+            and (previous.tier != target.tier or previous.rule_id != target.rule_id)
+        ):
             # Same people, another tier: published, or the durable assignment (what a
             # restart rebuilds the advisors' per-tier loads from, and what the warehouse
             # shows) keeps the old tier while capacity is counted against the new one.
+            # Another rule placing it: published, or the warehouse's "why here" names a
+            # rule that no longer decides (or no longer exists).
             self.place(client_id, target)
             out.assignments.append(_assignment(decision, previous, changed_by, now))
         elif previous is not None and target is not None and previous != target:
-            self.place(client_id, target)  # same people and tier, new rule: no event
+            self.place(client_id, target)  # same people, tier and rule, new version: no event
         out.conflicts.extend(
             self._conflicts(engine, client_id, findings, settled=moves and not keep)
         )
