@@ -142,6 +142,14 @@ try {
     await page.screenshot({ path: join(SHOTS, "client-hierarchy.png") });
 
     await visit(page, role, "client detail", `/clients/${encodeURIComponent(child.client_id)}`, { shot: "client-detail" });
+    // At 1440 px nothing on the client page scrolls sideways (a table's own scroll box
+    // would hide its last columns behind a scrollbar).
+    const sideways = await page.evaluate(() =>
+      [...document.querySelectorAll("table")]
+        .filter((t) => t.parentElement && t.parentElement.scrollWidth > t.parentElement.clientWidth + 1)
+        .map((t) => t.getAttribute("aria-label") ?? "table"),
+    );
+    check(sideways.length === 0, `no table on the client page scrolls sideways at 1440 px (${sideways.join(", ") || "none"})`);
     const rule = (await page.getByTestId("why-rule").innerText()).trim();
     const why = await page.getByTestId("why-here").innerText();
     check(rule && rule !== "—", `the client's why names its rule (${rule})`);

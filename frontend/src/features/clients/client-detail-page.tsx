@@ -171,8 +171,9 @@ export default function ClientDetailPage() {
                   <CardContent><Golden g={d.golden} masked={d.masked} /></CardContent>
                 </Card>
               </div>
-              <div className="mt-4 grid gap-4 lg:grid-cols-5">
-                <Card className="lg:col-span-3">
+              {/* Full width: six columns and the match evidence do not fit three fifths of a
+                  1440 px screen without scrolling sideways. */}
+              <Card className="mt-4">
                   <CardHeader>
                     <CardTitle>Source records</CardTitle>
                     <CardDescription>{d.source_records.length} records from upstream CRMs resolved into this client, each with why dedupe placed it here</CardDescription>
@@ -210,8 +211,8 @@ export default function ClientDetailPage() {
                       </Table>
                     )}
                   </CardContent>
-                </Card>
-                <Card className="lg:col-span-2">
+              </Card>
+              <Card className="mt-4">
                   <CardHeader>
                     <CardTitle className="flex items-center gap-2"><TriangleAlert className="size-4" aria-hidden /> Rule conflicts</CardTitle>
                     <CardDescription>Conflicts the rules found for this client</CardDescription>
@@ -233,8 +234,7 @@ export default function ClientDetailPage() {
                       )}
                     </QueryView>
                   </CardContent>
-                </Card>
-              </div>
+              </Card>
               <Card className="mt-4">
                 <CardHeader>
                   <CardTitle className="flex items-center gap-2"><ShieldAlert className="size-4" aria-hidden /> Quarantined values</CardTitle>
