@@ -9,11 +9,7 @@ Revises: 0002
 
 from __future__ import annotations
 
-from alembic import op
-from sqlalchemy import Connection, Table
-from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
-
-from territory.shared.warehouse.engine import backend_of, metadata_for
+from territory.shared.warehouse.migrations.tables import create_table, drop_table
 
 revision = "0003"
 down_revision = "0002"
@@ -23,23 +19,10 @@ depends_on = None
 TABLE = "client_field_issues"
 
 
-def _table() -> tuple[Connection, Table]:
-    bind = op.get_bind()
-    for table in metadata_for(backend_of(bind.engine)).tables.values():
-        if table.name == TABLE:
-            return bind, table
-    raise LookupError(TABLE)
-
-
 def upgrade() -> None:
-    # IF NOT EXISTS: a database created at this revision already has it from the baseline
-    # (which creates the current model), and Snowflake may have it from deploy/snowflake.
-    bind, table = _table()
-    bind.execute(CreateTable(table, if_not_exists=True))
-    for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
-        bind.execute(CreateIndex(index, if_not_exists=True))
+    # IF NOT EXISTS (`create_table`): a database created at this revision already has it.
+    create_table(TABLE)
 
 
 def downgrade() -> None:
-    bind, table = _table()
-    bind.execute(DropTable(table, if_exists=True))
+    drop_table(TABLE)

@@ -10,11 +10,7 @@ Revises: 0004
 
 from __future__ import annotations
 
-from alembic import op
-from sqlalchemy import Connection, Table
-from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
-
-from territory.shared.warehouse.engine import backend_of, metadata_for
+from territory.shared.warehouse.migrations.tables import create_table, drop_table
 
 revision = "0005"
 down_revision = "0004"
@@ -24,25 +20,12 @@ depends_on = None
 TABLE = "client_source_match"
 
 
-def _table() -> tuple[Connection, Table]:
-    bind = op.get_bind()
-    for table in metadata_for(backend_of(bind.engine)).tables.values():
-        if table.name == TABLE:
-            return bind, table
-    raise LookupError(TABLE)
-
-
 def upgrade() -> None:
-    # IF NOT EXISTS: a database created at this revision already has it from the baseline
-    # (which creates the current model), and Snowflake may have it from deploy/snowflake.
+    # IF NOT EXISTS (`create_table`): a database created at this revision already has it.
     # Nothing is backfilled: the rows come from client.deduplicated events as they load
     # (a replay of the topic fills them for clients decided before).
-    bind, table = _table()
-    bind.execute(CreateTable(table, if_not_exists=True))
-    for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
-        bind.execute(CreateIndex(index, if_not_exists=True))
+    create_table(TABLE)
 
 
 def downgrade() -> None:
-    bind, table = _table()
-    bind.execute(DropTable(table, if_exists=True))
+    drop_table(TABLE)
