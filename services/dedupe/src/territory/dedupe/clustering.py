@@ -79,7 +79,7 @@ class Clustering(Matching):
             return False
         if conflicting_tax_ids(pa.tax_id, pb.tax_id):
             return False
-        return self.records[a].record.source_key != self.records[b].record.source_key
+        return self.records[a].source_key != self.records[b].source_key
 
     # ------------------------------------------------------------------ clusters
 
@@ -269,7 +269,7 @@ class Clustering(Matching):
         """For a reused source key's later incarnation: the evidence against the client
         holding the key's first incarnation (None for any other member)."""
         member = self.records[key]
-        plain = member.record.source_key
+        plain = member.source_key
         if member.reused_reasons is None or plain not in self.records:
             return None
         comparison = self.scorer.compare(member.profile, self.records[plain].profile)
@@ -309,7 +309,7 @@ class Clustering(Matching):
             if b in golden.members
         ]
         trigger = golden.trigger.source_key if golden.trigger is not None else None
-        mine = [p for p in pairs if self.records[p[1]].record.source_key == trigger]
+        mine = [p for p in pairs if self.records[p[1]].source_key == trigger]
         if not (mine or pairs):
             return []
         _, a, b = min(mine or pairs)

@@ -118,9 +118,9 @@ class DedupeEngine(Commands, Rendering):
             return self._reused(record, ref, known, new_profile)
         if known is not None:
             if (
-                known.record.updated_at is not None
+                known.updated_at is not None
                 and record.updated_at is not None
-                and record.updated_at < known.record.updated_at
+                and record.updated_at < known.updated_at
             ):
                 # An older version arriving late never overwrites a newer one.
                 return Placement(key, known.client_id, DedupeDecision.MERGED, True, [])
@@ -175,9 +175,9 @@ class DedupeEngine(Commands, Rendering):
         a new golden client for review, the held client untouched."""
         source_key = record.source_key
         if (
-            known.record.updated_at is not None
+            known.updated_at is not None
             and record.updated_at is not None
-            and record.updated_at < known.record.updated_at
+            and record.updated_at < known.updated_at
         ):
             return Placement(source_key, known.client_id, DedupeDecision.MERGED, True, [])
         key = reused_member_key(source_key, record)

@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
@@ -56,14 +57,135 @@ def golden_id(seed: str) -> str:
     return "gc-" + hashlib.blake2b(seed.encode(), digest_size=10).hexdigest()
 
 
-@dataclass(slots=True)
+class _Layout:
+    """Which fields of a packed record are stored (those not at their default), and the
+    record's `model_fields_set`: shared by every record of that shape."""
+
+    __slots__ = ("fields_set", "lists", "names", "template")
+
+    def __init__(self, names: tuple[str, ...], fields_set: frozenset[str]) -> None:
+        self.names = names
+        self.fields_set = fields_set
+        # Every field at its default, in the model's order (a dump follows this order).
+        self.template: dict[str, object] = dict.fromkeys(_RECORD_FIELDS)
+        self.lists = tuple(n for n in _RECORD_FIELDS if n in _LIST_FIELDS and n not in names)
+
+
+_RECORD_FIELDS = tuple(ClientRecord.model_fields)
+# Fields whose default is a fresh empty list (stored only when not empty).
+_LIST_FIELDS = frozenset(
+    n for n, f in ClientRecord.model_fields.items() if f.default_factory is list
+)
+_NONE_FIELDS = frozenset(
+    n for n, f in ClientRecord.model_fields.items() if f.default is None and n not in _LIST_FIELDS
+)
+_LAYOUTS: dict[tuple[tuple[str, ...], frozenset[str]], _Layout] = {}
+_new_record = ClientRecord.__new__
+_set = object.__setattr__
+
+
+def pack_record(record: ClientRecord) -> tuple[object, ...] | ClientRecord:
+    """A record as one tuple `(layout, *values not at their default)`: about a tenth of a
+    pydantic model's bytes (its `__dict__` of 21 fields and its fields set), for a master
+    that holds every record of a million golden clients. A record the packing cannot
+    reproduce exactly (extra or private attributes, another field order) is kept as is."""
+    values = record.__dict__
+    if (
+        type(record) is not ClientRecord
+        or record.__pydantic_extra__
+        or record.__pydantic_private__
+        or len(values) != len(_RECORD_FIELDS)
+    ):
+        return record
+    names = []
+    stored = []
+    for name, value in values.items():
+        if value is None and name in _NONE_FIELDS:
+            continue
+        if name in _LIST_FIELDS and type(value) is list and not value:
+            continue
+        names.append(name)
+        stored.append(value)
+    shape = (tuple(names), frozenset(record.__pydantic_fields_set__))
+    layout = _LAYOUTS.get(shape)
+    if layout is None:
+        if tuple(values) != _RECORD_FIELDS:
+            return record
+        layout = _LAYOUTS.setdefault(shape, _Layout(*shape))
+    return (layout, *stored)
+
+
+def unpack_record(packed: tuple[object, ...] | ClientRecord) -> ClientRecord:
+    """The `ClientRecord` `pack_record` packed: equal to it field by field, fields set
+    included (what `model_construct` builds, without its per-field default lookups)."""
+    if not isinstance(packed, tuple):
+        return packed
+    layout = packed[0]
+    assert isinstance(layout, _Layout)
+    values = layout.template.copy()
+    values.update(zip(layout.names, packed[1:], strict=True))
+    for name in layout.lists:
+        values[name] = []
+    record = _new_record(ClientRecord)
+    _set(record, "__dict__", values)
+    _set(record, "__pydantic_fields_set__", set(layout.fields_set))
+    _set(record, "__pydantic_extra__", None)
+    _set(record, "__pydantic_private__", None)
+    return record
+
+
 class Member:
-    record: ClientRecord
-    profile: Profile
-    client_id: str
-    # A reused source key's later incarnation: the reasons naming both versions (its
-    # golden client is flagged for review against the held client's).
-    reused_reasons: list[str] | None = None
+    """One held source record: its latest version (stored packed, `pack_record`), its
+    comparable profile and the golden client holding it."""
+
+    __slots__ = ("_packed", "client_id", "profile", "reused_reasons")
+
+    def __init__(
+        self,
+        record: ClientRecord,
+        profile: Profile,
+        client_id: str,
+        reused_reasons: list[str] | None = None,
+    ) -> None:
+        self._packed = pack_record(record)
+        self.profile = profile
+        self.client_id = client_id
+        # A reused source key's later incarnation: the reasons naming both versions (its
+        # golden client is flagged for review against the held client's).
+        self.reused_reasons = reused_reasons
+
+    @property
+    def record(self) -> ClientRecord:
+        return unpack_record(self._packed)
+
+    @record.setter
+    def record(self, record: ClientRecord) -> None:
+        self._packed = pack_record(record)
+
+    @property
+    def source_key(self) -> str:
+        """The record's source key (`record.source_key`, without unpacking it)."""
+        packed = self._packed
+        if isinstance(packed, tuple):
+            return f"{packed[1]}:{packed[2]}"  # source_system, source_id: always stored
+        return packed.source_key
+
+    @property
+    def updated_at(self) -> datetime | None:
+        """`record.updated_at`, without unpacking the record."""
+        packed = self._packed
+        if isinstance(packed, tuple):
+            layout = packed[0]
+            assert isinstance(layout, _Layout)
+            if "updated_at" in layout.names:
+                value = packed[1 + layout.names.index("updated_at")]
+                assert value is None or isinstance(value, datetime)
+                return value
+            return None
+        return packed.updated_at
+
+    def __repr__(self) -> str:
+        return f"Member({self.record!r}, client_id={self.client_id!r})"
 
 
 @dataclass(slots=True)

@@ -82,7 +82,7 @@ class Rendering(Clustering):
         members = golden.members
         by_key = {key: (cid, other) for cid, _, key, other in partners}
         ordered = sorted(
-            members, key=lambda k: (self.records[k].record.source_key != trigger.source_key, k)
+            members, key=lambda k: (self.records[k].source_key != trigger.source_key, k)
         )
         out: list[RecordMatch] = []
         for key in ordered[: self.settings.match_limit]:
