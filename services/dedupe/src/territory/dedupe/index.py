@@ -21,16 +21,18 @@ hundreds of records that share one word; the best `limit` are scored. Nothing ev
 the whole master.
 
 Updates are incremental: `add` on a new or changed record, `remove` when it changes or
-leaves. Postings are lists of small integer handles (not strings) to keep 1M records in
-memory; removals are lazy (a tombstone check at lookup, compaction when a list is mostly
-dead).
+leaves. Postings are small integer handles (not strings) to keep 1M records in memory: a
+key posted by one record only (most keys: names, identifiers, addresses) holds the bare
+handle, a shared key the list of them. A record's keys are not stored: `remove` derives
+them again from the profile indexed (which must not change while indexed: a changed record
+is added again as a new profile). Removals are lazy (a tombstone check at lookup,
+compaction when a list is mostly dead).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import sys
 from collections import Counter
 from dataclasses import dataclass
 
@@ -94,11 +96,10 @@ def blocking_keys(profile: Profile) -> dict[str, float]:
 class CandidateIndex:
     def __init__(self, settings: IndexSettings | None = None) -> None:
         self.settings = settings or IndexSettings()
-        self._postings: dict[str, list[int]] = {}
+        # key -> the handles posted under it, in posting order (a bare handle: only one)
+        self._postings: dict[str, list[int] | int] = {}
         self._handle: dict[str, int] = {}  # source key -> handle
-        self._keys: list[str | None] = []  # handle -> source key (None: removed)
-        self._names: list[str] = []  # handle -> normalised name (for the re-ranking)
-        self._record_keys: dict[int, tuple[str, ...]] = {}  # handle -> its blocking keys
+        self._profiles: list[Profile | None] = []  # handle -> profile indexed (None: removed)
         self._dead: Counter[str] = Counter()
 
     def __len__(self) -> int:
@@ -110,30 +111,42 @@ class CandidateIndex:
     def add(self, profile: Profile) -> None:
         if profile.source_key in self._handle:
             self.remove(profile.source_key)
-        handle = len(self._keys)
-        self._keys.append(profile.source_key)
-        self._names.append(profile.name)
+        handle = len(self._profiles)
+        self._profiles.append(profile)
         self._handle[profile.source_key] = handle
-        # Interned: a shared key ("t:bank") is then one string for every record posting it.
-        keys = tuple(map(sys.intern, blocking_keys(profile)))
-        self._record_keys[handle] = keys
-        for key in keys:
-            self._postings.setdefault(key, []).append(handle)
+        postings = self._postings
+        for key in blocking_keys(profile):
+            held = postings.get(key)
+            if held is None:
+                postings[key] = handle
+            elif isinstance(held, int):
+                postings[key] = [held, handle]
+            else:
+                held.append(handle)
 
     def remove(self, source_key: str) -> None:
         handle = self._handle.pop(source_key, None)
         if handle is None:
             return
-        self._keys[handle] = None
-        self._names[handle] = ""
-        for key in self._record_keys.pop(handle, ()):
+        profile = self._profiles[handle]
+        self._profiles[handle] = None
+        if profile is None:
+            return
+        profiles = self._profiles
+        for key in blocking_keys(profile):
             self._dead[key] += 1
             postings = self._postings.get(key)
-            if postings is not None and self._dead[key] * 2 > len(postings):
-                alive = [h for h in postings if self._keys[h] is not None]
+            if postings is None:
+                continue
+            if isinstance(postings, int):
+                postings = [postings]
+            if self._dead[key] * 2 > len(postings):
+                alive = [h for h in postings if profiles[h] is not None]
                 self._dead.pop(key, None)
-                if alive:
+                if len(alive) > 1:
                     self._postings[key] = alive
+                elif alive:
+                    self._postings[key] = alive[0]
                 else:
                     del self._postings[key]
 
@@ -152,8 +165,10 @@ class CandidateIndex:
         keys = blocking_keys(profile)
         for key, weight in keys.items():
             postings = self._postings.get(key)
-            if not postings:
+            if postings is None:
                 continue
+            if isinstance(postings, int):
+                postings = [postings]
             if len(postings) > cap:
                 if key.startswith("t:") and (rarest is None or len(postings) < rarest[0]):
                     rarest = (len(postings), key, weight)
@@ -163,7 +178,8 @@ class CandidateIndex:
         if not used_name_key and rarest is not None:
             # Every name word is common ("Capital Bank"): read the rarest anyway, at the
             # weight of a key exactly at the cap, rather than lose the record's name.
-            self._post(scores, self._postings[rarest[1]], rarest[2])
+            rare = self._postings[rarest[1]]
+            self._post(scores, [rare] if isinstance(rare, int) else rare, rarest[2])
         if not scores:
             return []
         # The best `limit * 8 + 1` by summed weight, ties in first-posted order (what
@@ -171,24 +187,24 @@ class CandidateIndex:
         handles = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
         weights = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
         best = np.argsort(-weights, kind="stable")[: limit * 8 + 1]
-        alive = self._keys
+        profiles = self._profiles
         me = profile.source_key
         picked = [
-            (h, w)
+            (h, w, held)
             for h, w in zip(handles[best].tolist(), weights[best].tolist(), strict=True)
-            if alive[h] is not None and alive[h] != me
+            if (held := profiles[h]) is not None and held.source_key != me
         ]
-        top = [h for h, _ in picked]
+        top = [h for h, _, _ in picked]
         if len(top) > limit and profile.name:
             # Ties among records sharing one word are broken by a cheap name similarity
             # (float32 throughout, as the scalar arithmetic on rapidfuzz's float32 was).
             similarity = process.cdist(
                 [profile.name],
-                [self._names[h] for h in top],
+                [held.name for _, _, held in picked],
                 scorer=fuzz.ratio,
                 dtype=np.float32,
             )[0]
-            summed = np.fromiter((w for _, w in picked), dtype=np.float32, count=len(picked))
+            summed = np.fromiter((w for _, w, _ in picked), dtype=np.float32, count=len(picked))
             ranked = np.argsort(
                 -(summed + np.float32(3.0) * similarity / np.float32(100)), kind="stable"
             ).tolist()
@@ -198,7 +214,7 @@ class CandidateIndex:
                 limit = len(top)
             else:
                 top = [top[i] for i in ranked]
-        return [k for k in (alive[h] for h in top[:limit]) if k is not None]
+        return [p.source_key for p in (profiles[h] for h in top[:limit]) if p is not None]
 
     @staticmethod
     def _post(scores: dict[int, float], postings: list[int], weight: float) -> None:
