@@ -149,6 +149,8 @@ class DedupeEngine(Commands, Rendering):
 
     def _place(self, key: str, member: Member, ref: SourceRecordRef) -> Placement:
         """A record not held yet: its pairs scored, its cluster(s) recomputed."""
+        if member.profile.source_key == key:
+            key = member.profile.source_key  # one string for the master, index and profile
         self.records[key] = member
         self.index.add(member.profile)
         self._link_parent(member)
@@ -207,6 +209,8 @@ class DedupeEngine(Commands, Rendering):
         known to be de-duplicated, e.g. a migration or a benchmark). Emits nothing."""
         key = record.source_key
         profile = profile or profile_of(record)
+        if profile.source_key == key:
+            key = profile.source_key  # one string for the master, index and profile
         gid = golden_id(key)
         self.goldens[gid] = Golden(client_id=gid, members={key}, fingerprint="seeded", version=1)
         member = Member(record=record, profile=profile, client_id=gid)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
+from typing import cast
 
 from pydantic import BaseModel, Field
 
@@ -79,6 +82,10 @@ _LIST_FIELDS = frozenset(
 _NONE_FIELDS = frozenset(
     n for n, f in ClientRecord.model_fields.items() if f.default is None and n not in _LIST_FIELDS
 )
+# Fields whose values repeat across records (interned: one string per distinct value).
+_REPEATED_FIELDS = frozenset(
+    {"source_system", "country", "state", "city", "postal_code", "industry"}
+)
 _LAYOUTS: dict[tuple[tuple[str, ...], frozenset[str]], _Layout] = {}
 _new_record = ClientRecord.__new__
 _set = object.__setattr__
@@ -104,6 +111,8 @@ def pack_record(record: ClientRecord) -> tuple[object, ...] | ClientRecord:
             continue
         if name in _LIST_FIELDS and type(value) is list and not value:
             continue
+        if name in _REPEATED_FIELDS and type(value) is str:
+            value = sys.intern(value)
         names.append(name)
         stored.append(value)
     shape = (tuple(names), frozenset(record.__pydantic_fields_set__))
@@ -134,11 +143,54 @@ def unpack_record(packed: tuple[object, ...] | ClientRecord) -> ClientRecord:
     return record
 
 
+def packed_value(packed: tuple[object, ...] | ClientRecord, name: str) -> object:
+    """One field of a packed record (`pack_record`), without unpacking it."""
+    if not isinstance(packed, tuple):
+        return getattr(packed, name)
+    layout = packed[0]
+    assert isinstance(layout, _Layout)
+    if name in layout.names:
+        return packed[1 + layout.names.index(name)]
+    return [] if name in _LIST_FIELDS else None
+
+
+_NO_IDS: frozenset[str] = frozenset()  # (CPython makes a new empty frozenset each time)
+_NO_EXTRA = cast(dict[str, str], MappingProxyType({}))  # read-only: shared by every profile
+
+
+def compact_profile(
+    profile: Profile, held: Profile | None, packed: tuple[object, ...] | ClientRecord
+) -> Profile:
+    """The profile a member keeps, its values unchanged but not stored twice: words,
+    cities and postcodes interned (a million records use a few hundred thousand), empty
+    sets and maps shared, the LEI and the source key the very strings the record and the
+    profile held before already hold. Done before the profile is indexed."""
+    intern = sys.intern
+    profile.tokens = tuple([intern(t) for t in profile.tokens])
+    for attr in ("city", "postal_code", "country", "legal_form", "city_id"):
+        value = getattr(profile, attr)
+        if type(value) is str:
+            setattr(profile, attr, intern(value))
+    if not profile.unchecked_ids:
+        profile.unchecked_ids = _NO_IDS
+    if not profile.legal_jurisdictions:
+        profile.legal_jurisdictions = _NO_IDS
+    if not profile.extra:
+        profile.extra = _NO_EXTRA
+    lei = packed_value(packed, "lei")
+    if profile.lei is not None and profile.lei == lei:
+        assert isinstance(lei, str)
+        profile.lei = lei
+    if held is not None and held.source_key == profile.source_key:
+        profile.source_key = held.source_key
+    return profile
+
+
 class Member:
     """One held source record: its latest version (stored packed, `pack_record`), its
     comparable profile and the golden client holding it."""
 
-    __slots__ = ("_packed", "client_id", "profile", "reused_reasons")
+    __slots__ = ("_packed", "_profile", "client_id", "reused_reasons")
 
     def __init__(
         self,
@@ -148,7 +200,7 @@ class Member:
         reused_reasons: list[str] | None = None,
     ) -> None:
         self._packed = pack_record(record)
-        self.profile = profile
+        self._profile = compact_profile(profile, None, self._packed)
         self.client_id = client_id
         # A reused source key's later incarnation: the reasons naming both versions (its
         # golden client is flagged for review against the held client's).
@@ -163,6 +215,14 @@ class Member:
         self._packed = pack_record(record)
 
     @property
+    def profile(self) -> Profile:
+        return self._profile
+
+    @profile.setter
+    def profile(self, profile: Profile) -> None:
+        self._profile = compact_profile(profile, self._profile, self._packed)
+
+    @property
     def source_key(self) -> str:
         """The record's source key (`record.source_key`, without unpacking it)."""
         packed = self._packed
@@ -173,16 +233,9 @@ class Member:
     @property
     def updated_at(self) -> datetime | None:
         """`record.updated_at`, without unpacking the record."""
-        packed = self._packed
-        if isinstance(packed, tuple):
-            layout = packed[0]
-            assert isinstance(layout, _Layout)
-            if "updated_at" in layout.names:
-                value = packed[1 + layout.names.index("updated_at")]
-                assert value is None or isinstance(value, datetime)
-                return value
-            return None
-        return packed.updated_at
+        value = packed_value(self._packed, "updated_at")
+        assert value is None or isinstance(value, datetime)
+        return value
 
     def __repr__(self) -> str:
         return f"Member({self.record!r}, client_id={self.client_id!r})"
@@ -378,6 +431,7 @@ class Master:
                 if key != source_key:
                     profile.source_key = key
                     self.reused[source_key] = key
+                key = profile.source_key  # one string for the master, index and profile
                 member = Member(record=record, profile=profile, client_id=golden.client_id)
                 if key != source_key:
                     member.reused_reasons = next(
