@@ -188,12 +188,14 @@ class Clustering(Matching):
     def _revive(self, golden: Golden, changed: set[str]) -> None:
         former = self._live(golden.retired_into) if golden.retired_into else None
         golden.retired_into = None
-        golden.evidence = []
+        golden.evidence = ()
         golden.decision = DedupeDecision.NEW
         if former is not None:
             survivor = self.goldens[former]
             if golden.client_id in survivor.merged_client_ids:
-                survivor.merged_client_ids.remove(golden.client_id)
+                merged = list(survivor.merged_client_ids)
+                merged.remove(golden.client_id)
+                survivor.merged_client_ids = merged
                 changed.add(former)
 
     def _retire(
@@ -205,14 +207,16 @@ class Clustering(Matching):
     ) -> None:
         target = min(assigned, key=lambda cid: (-len(assigned[cid] & members), cid))
         survivor = self.goldens[target]
+        merged = list(survivor.merged_client_ids)
         for absorbed in [golden.client_id, *golden.merged_client_ids]:
-            if absorbed != target and absorbed not in survivor.merged_client_ids:
-                survivor.merged_client_ids.append(absorbed)
-        golden.merged_client_ids = []
+            if absorbed != target and absorbed not in merged:
+                merged.append(absorbed)
+        survivor.merged_client_ids = merged
+        golden.merged_client_ids = ()
         golden.members = set()
         golden.retired_into = target
         golden.decision = DedupeDecision.MERGED
-        golden.manual = []
+        golden.manual = ()
         by = f" (record {trigger.source_key})" if trigger is not None else ""
         golden.evidence = [
             MatchEvidence(
@@ -295,9 +299,13 @@ class Clustering(Matching):
             evidence.append(self.evidence_of(cid, comparison))
             flagged = flagged or key
         if evidence:
-            return DedupeDecision.POSSIBLE_DUPLICATE, (golden.manual + evidence)[:limit], flagged
+            return DedupeDecision.POSSIBLE_DUPLICATE, [*golden.manual, *evidence][:limit], flagged
         if len(golden.members) > 1:
-            return DedupeDecision.MERGED, (golden.manual or self._merge_evidence(golden)), None
+            return (
+                DedupeDecision.MERGED,
+                (list(golden.manual) or self._merge_evidence(golden)),
+                None,
+            )
         return DedupeDecision.NEW, list(golden.manual), None
 
     def _merge_evidence(self, golden: Golden) -> list[MatchEvidence]:

@@ -38,7 +38,7 @@ class Commands(Clustering):
             golden = self.goldens[event.client_id]
             if event.retired or not golden.members:
                 continue
-            golden.manual = [e for e in event.evidence if e.field_scores == {MANUAL: 1.0}]
+            golden.manual = tuple(e for e in event.evidence if e.field_scores == {MANUAL: 1.0})
             for evidence in golden.manual:
                 self._keep_together(sorted(golden.members))
                 if evidence.reasons and evidence.reasons[0].startswith("split "):

@@ -9,7 +9,7 @@ import hashlib
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -247,12 +247,14 @@ class Golden:
     members: set[str] = field(default_factory=set)
     decision: DedupeDecision = DedupeDecision.NEW
     trigger: SourceRecordRef | None = None
-    evidence: list[MatchEvidence] = field(default_factory=list)
-    merged_client_ids: list[str] = field(default_factory=list)
+    # Sequences that are replaced, never changed in place: the empty ones (most clients')
+    # are then one shared tuple, not three new lists per golden client.
+    evidence: Sequence[MatchEvidence] = ()
+    merged_client_ids: Sequence[str] = ()
     retired_into: str | None = None
     # Reviewers' decisions that shaped this client (sticky: every later event carries
     # them, so a restart reads the decision back as constraints).
-    manual: list[MatchEvidence] = field(default_factory=list)
+    manual: Sequence[MatchEvidence] = ()
     version: int = 0  # last emitted
     fingerprint: str | None = None  # of the last emitted content
 
@@ -396,8 +398,8 @@ class Master:
                 client_id=event.client_id,
                 decision=event.decision,
                 trigger=event.trigger,
-                evidence=list(event.evidence),
-                merged_client_ids=list(event.merged_client_ids),
+                evidence=tuple(event.evidence),
+                merged_client_ids=tuple(event.merged_client_ids),
                 version=event.version,
                 fingerprint=fingerprint(event),
             )

@@ -32,7 +32,7 @@ class Rendering(Clustering):
                 trigger=golden.trigger or _NO_TRIGGER,
                 record=self._last_record(golden),
                 source_records=[],
-                evidence=golden.evidence,
+                evidence=list(golden.evidence),
                 version=golden.version + 1,
                 retired=True,
             )
