@@ -23,10 +23,12 @@ the whole master.
 Updates are incremental: `add` on a new or changed record, `remove` when it changes or
 leaves. Postings are small integer handles (not strings) to keep 1M records in memory: a
 key posted by one record only (most keys: names, identifiers, addresses) holds the bare
-handle, a shared key the list of them. A record's keys are not stored: `remove` derives
-them again from the profile indexed (which must not change while indexed: a changed record
-is added again as a new profile). Removals are lazy (a tombstone check at lookup,
-compaction when a list is mostly dead).
+handle, a shared key the list of them. Keys are held per kind (the part before the first
+`:`), so that the rest of a key is the very string the profile already holds where it is
+one (the name, a word, the LEI, the domain) rather than a copy. A record's keys are not
+stored: `remove` derives them again from the profile indexed (which must not change while
+indexed: a changed record is added again as a new profile). Removals are lazy (a tombstone
+check at lookup, compaction when a list is mostly dead).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class IndexSettings:
 
 
 _NAME_KEYS = ("t:", "n:", "o:", "b:", "p:", "s:", "j:", "c:")
+_NONE: dict[str, list[int] | int] = {}
 
 
 def blocking_keys(profile: Profile) -> dict[str, float]:
@@ -96,8 +99,9 @@ def blocking_keys(profile: Profile) -> dict[str, float]:
 class CandidateIndex:
     def __init__(self, settings: IndexSettings | None = None) -> None:
         self.settings = settings or IndexSettings()
-        # key -> the handles posted under it, in posting order (a bare handle: only one)
-        self._postings: dict[str, list[int] | int] = {}
+        # kind of key ("n", "t", "lei", ...) -> rest of the key -> the handles posted under
+        # it, in posting order (a bare handle: only one)
+        self._postings: dict[str, dict[str, list[int] | int]] = {}
         self._handle: dict[str, int] = {}  # source key -> handle
         self._profiles: list[Profile | None] = []  # handle -> profile indexed (None: removed)
         self._dead: Counter[str] = Counter()
@@ -114,13 +118,20 @@ class CandidateIndex:
         handle = len(self._profiles)
         self._profiles.append(profile)
         self._handle[profile.source_key] = handle
-        postings = self._postings
+        # The profile's own strings, to hold instead of an equal copy cut from a key.
+        own = {s: s for s in (profile.name, profile.lei, profile.tax_id, profile.domain) if s}
+        own.update((t, t) for t in profile.tokens)
+        families = self._postings
         for key in blocking_keys(profile):
-            held = postings.get(key)
+            family, _, rest = key.partition(":")
+            postings = families.get(family)
+            if postings is None:
+                postings = families[family] = {}
+            held = postings.get(rest)
             if held is None:
-                postings[key] = handle
+                postings[own.get(rest, rest)] = handle
             elif isinstance(held, int):
-                postings[key] = [held, handle]
+                postings[rest] = [held, handle]
             else:
                 held.append(handle)
 
@@ -135,7 +146,9 @@ class CandidateIndex:
         profiles = self._profiles
         for key in blocking_keys(profile):
             self._dead[key] += 1
-            postings = self._postings.get(key)
+            family, _, rest = key.partition(":")
+            held = self._postings[family]
+            postings = held.get(rest)
             if postings is None:
                 continue
             if isinstance(postings, int):
@@ -144,11 +157,11 @@ class CandidateIndex:
                 alive = [h for h in postings if profiles[h] is not None]
                 self._dead.pop(key, None)
                 if len(alive) > 1:
-                    self._postings[key] = alive
+                    held[rest] = alive
                 elif alive:
-                    self._postings[key] = alive[0]
+                    held[rest] = alive[0]
                 else:
-                    del self._postings[key]
+                    del held[rest]
 
     def candidates(
         self, profile: Profile, *, limit: int | None = None, similar: float | None = None
@@ -161,25 +174,26 @@ class CandidateIndex:
         scores: dict[int, float] = {}
         cap = self.settings.max_postings
         used_name_key = False
-        rarest: tuple[int, str, float] | None = None  # the least common name key
+        rarest: tuple[int, list[int], float] | None = None  # the least common name key
         keys = blocking_keys(profile)
+        families = self._postings
         for key, weight in keys.items():
-            postings = self._postings.get(key)
+            family, _, rest = key.partition(":")
+            postings = families.get(family, _NONE).get(rest)
             if postings is None:
                 continue
             if isinstance(postings, int):
                 postings = [postings]
             if len(postings) > cap:
-                if key.startswith("t:") and (rarest is None or len(postings) < rarest[0]):
-                    rarest = (len(postings), key, weight)
+                if family == "t" and (rarest is None or len(postings) < rarest[0]):
+                    rarest = (len(postings), postings, weight)
                 continue
             used_name_key = used_name_key or key.startswith(_NAME_KEYS)
             self._post(scores, postings, weight * (1.0 + math.log(cap / len(postings))))
         if not used_name_key and rarest is not None:
             # Every name word is common ("Capital Bank"): read the rarest anyway, at the
             # weight of a key exactly at the cap, rather than lose the record's name.
-            rare = self._postings[rarest[1]]
-            self._post(scores, [rare] if isinstance(rare, int) else rare, rarest[2])
+            self._post(scores, rarest[1], rarest[2])
         if not scores:
             return []
         # The best `limit * 8 + 1` by summed weight, ties in first-posted order (what
