@@ -104,6 +104,7 @@ class CandidateIndex:
         self._postings: dict[str, dict[str, list[int] | int]] = {}
         self._handle: dict[str, int] = {}  # source key -> handle
         self._profiles: list[Profile | None] = []  # handle -> profile indexed (None: removed)
+        self._names: list[str] = []  # handle -> the profile's name (for the re-ranking)
         self._dead: Counter[str] = Counter()
 
     def __len__(self) -> int:
@@ -117,6 +118,7 @@ class CandidateIndex:
             self.remove(profile.source_key)
         handle = len(self._profiles)
         self._profiles.append(profile)
+        self._names.append(profile.name)
         self._handle[profile.source_key] = handle
         # The profile's own strings, to hold instead of an equal copy cut from a key.
         own = {s: s for s in (profile.name, profile.lei, profile.tax_id, profile.domain) if s}
@@ -141,6 +143,7 @@ class CandidateIndex:
             return
         profile = self._profiles[handle]
         self._profiles[handle] = None
+        self._names[handle] = ""
         if profile is None:
             return
         profiles = self._profiles
@@ -202,23 +205,23 @@ class CandidateIndex:
         weights = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
         best = np.argsort(-weights, kind="stable")[: limit * 8 + 1]
         profiles = self._profiles
-        me = profile.source_key
+        me = self._handle.get(profile.source_key)  # (the one live handle of that key)
         picked = [
-            (h, w, held)
+            (h, w)
             for h, w in zip(handles[best].tolist(), weights[best].tolist(), strict=True)
-            if (held := profiles[h]) is not None and held.source_key != me
+            if h != me and profiles[h] is not None
         ]
-        top = [h for h, _, _ in picked]
+        top = [h for h, _ in picked]
         if len(top) > limit and profile.name:
             # Ties among records sharing one word are broken by a cheap name similarity
             # (float32 throughout, as the scalar arithmetic on rapidfuzz's float32 was).
             similarity = process.cdist(
                 [profile.name],
-                [held.name for _, _, held in picked],
+                [self._names[h] for h in top],
                 scorer=fuzz.ratio,
                 dtype=np.float32,
             )[0]
-            summed = np.fromiter((w for _, w, _ in picked), dtype=np.float32, count=len(picked))
+            summed = np.fromiter((w for _, w in picked), dtype=np.float32, count=len(picked))
             ranked = np.argsort(
                 -(summed + np.float32(3.0) * similarity / np.float32(100)), kind="stable"
             ).tolist()
