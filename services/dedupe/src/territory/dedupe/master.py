@@ -393,12 +393,15 @@ class Master:
         golden client names but whose record was not found."""
         missing: list[str] = []
         placed: dict[str, list[tuple[Golden, ClientRecord]]] = defaultdict(list)
+        # A live client's evidence is rendered afresh from the links (`assess`): only a
+        # retired client's is kept; a live one's is read here for a reused key's reasons.
+        shown: dict[str, Sequence[MatchEvidence]] = {}
         for event in last_events:
             golden = Golden(
                 client_id=event.client_id,
                 decision=event.decision,
                 trigger=event.trigger,
-                evidence=tuple(event.evidence),
+                evidence=tuple(event.evidence) if event.retired else (),
                 merged_client_ids=tuple(event.merged_client_ids),
                 version=event.version,
                 fingerprint=fingerprint(event),
@@ -411,6 +414,7 @@ class Master:
             self.goldens[event.client_id] = golden
             if event.retired:
                 continue
+            shown[event.client_id] = event.evidence
             for ref in event.source_records:
                 versions = records.get(ref.source_key)
                 if not versions:
@@ -439,7 +443,7 @@ class Master:
                     member.reused_reasons = next(
                         (
                             list(e.reasons)
-                            for e in golden.evidence
+                            for e in shown[golden.client_id]
                             if e.reasons and e.reasons[0] == REUSED_SOURCE_KEY
                         ),
                         [REUSED_SOURCE_KEY, f"source key {source_key} was reused"],
