@@ -246,7 +246,8 @@ class Golden:
     client_id: str
     members: set[str] = field(default_factory=set)
     decision: DedupeDecision = DedupeDecision.NEW
-    trigger: SourceRecordRef | None = None
+    # The record that last changed it, packed (`pack_ref`): read and set as `trigger`.
+    packed_trigger: PackedRef | SourceRecordRef | None = None
     # Sequences that are replaced, never changed in place: the empty ones (most clients')
     # are then one shared tuple, not three new lists per golden client.
     evidence: Sequence[MatchEvidence] = ()
@@ -257,6 +258,58 @@ class Golden:
     manual: Sequence[MatchEvidence] = ()
     version: int = 0  # last emitted
     fingerprint: str | None = None  # of the last emitted content
+
+    @property
+    def trigger(self) -> SourceRecordRef | None:
+        return unpack_ref(self.packed_trigger)
+
+    @trigger.setter
+    def trigger(self, ref: SourceRecordRef | None) -> None:
+        self.packed_trigger = pack_ref(ref)
+
+
+PackedRef = tuple[str, str, datetime | None, frozenset[str]]
+_REF_FIELDS = tuple(SourceRecordRef.model_fields)
+_REF_SETS: dict[frozenset[str], frozenset[str]] = {}
+_new_ref = SourceRecordRef.__new__
+
+
+def pack_ref(ref: SourceRecordRef | None) -> PackedRef | SourceRecordRef | None:
+    """A source record reference as a plain tuple (source system, source id, updated at,
+    fields set): 72 bytes for what a pydantic model with its `__dict__` and fields set
+    holds in about 500 (one per golden client). Kept as is when it cannot be reproduced."""
+    if ref is None:
+        return None
+    values = ref.__dict__
+    if (
+        type(ref) is not SourceRecordRef
+        or ref.__pydantic_extra__
+        or ref.__pydantic_private__
+        or tuple(values) != _REF_FIELDS
+    ):
+        return ref
+    fields_set = frozenset(ref.__pydantic_fields_set__)
+    return (
+        sys.intern(ref.source_system),
+        ref.source_id,
+        ref.updated_at,
+        _REF_SETS.setdefault(fields_set, fields_set),
+    )
+
+
+def unpack_ref(packed: PackedRef | SourceRecordRef | None) -> SourceRecordRef | None:
+    """The `SourceRecordRef` `pack_ref` packed (equal to it, fields set included)."""
+    if packed is None or not isinstance(packed, tuple):
+        return packed
+    system, source_id, updated_at, fields_set = packed
+    ref = _new_ref(SourceRecordRef)
+    _set(
+        ref, "__dict__", {"source_system": system, "source_id": source_id, "updated_at": updated_at}
+    )
+    _set(ref, "__pydantic_fields_set__", set(fields_set))
+    _set(ref, "__pydantic_extra__", None)
+    _set(ref, "__pydantic_private__", None)
+    return ref
 
 
 @dataclass(slots=True)
@@ -400,7 +453,7 @@ class Master:
             golden = Golden(
                 client_id=event.client_id,
                 decision=event.decision,
-                trigger=event.trigger,
+                packed_trigger=pack_ref(event.trigger),
                 evidence=tuple(event.evidence) if event.retired else (),
                 merged_client_ids=tuple(event.merged_client_ids),
                 version=event.version,
