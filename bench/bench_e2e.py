@@ -572,7 +572,8 @@ def limit_sentence(
         for k, v in lags.items():
             peak_lag[k] = max(peak_lag.get(k, 0), v)
     behind = max(peak_lag, key=lambda k: peak_lag[k]) if peak_lag else None
-    total = sum(q["cpu_percent_busy"] for q in processes.values())
+    # Over one and the same wall time (the busy spans differ from process to process).
+    total = sum(q["cpu_percent_mean"] for q in processes.values())
     text = (
         f"What limits it (measured): the busiest process is {busiest} at {share:.0f}% of a "
         f"core while it worked (peak 10 s window {p['cpu_percent_peak']:.0f}%)"
@@ -582,16 +583,19 @@ def limit_sentence(
     if share >= 85:
         text += f", so {busiest} is CPU-bound: it is the bottleneck"
     elif total >= 170:
-        text += f"; the services together use {total:.0f}% of the 2 cores: the machine is the limit"
+        text += (
+            f"; the processes together used {total:.0f}% of the 2 cores over the run: the "
+            "machine is the limit"
+        )
     elif mean_load is not None and mean_load >= (os.cpu_count() or 1):
         text += (
-            f"; no process is near a full core (all together {total:.0f}%), but the load "
+            f"; no process is near a full core (all together {total:.0f}% of a core over the run), but the load "
             f"average ({mean_load:.1f} on {os.cpu_count()} cores) says runnable work waited "
             "for a core: the machine, shared with other work, is part of the limit"
         )
     else:
         text += (
-            f"; no process is near a full core (all together {total:.0f}%), so the "
+            f"; no process is near a full core (all together {total:.0f}% of a core over the run), so the "
             "pipeline also waits (sends, commits, polls), not only computes"
         )
     return text + "."
