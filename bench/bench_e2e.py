@@ -589,14 +589,15 @@ def limit_sentence(
         )
     elif mean_load is not None and mean_load >= (os.cpu_count() or 1):
         text += (
-            f"; no process is near a full core (all together {total:.0f}% of a core over the run), but the load "
-            f"average ({mean_load:.1f} on {os.cpu_count()} cores) says runnable work waited "
+            f"; no process is near a full core (all together {total:.0f}% of a core over "
+            f"the run), but the load average ({mean_load:.1f} on {os.cpu_count()} cores) "
+            "says runnable work waited "
             "for a core: the machine, shared with other work, is part of the limit"
         )
     else:
         text += (
-            f"; no process is near a full core (all together {total:.0f}% of a core over the run), so the "
-            "pipeline also waits (sends, commits, polls), not only computes"
+            f"; no process is near a full core (all together {total:.0f}% of a core over "
+            "the run), so the pipeline also waits (sends, commits, polls), not only computes"
         )
     return text + "."
 
