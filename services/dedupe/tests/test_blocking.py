@@ -101,3 +101,34 @@ def test_shared_attributes_find_a_twin_whose_name_was_replaced():
     incoming = profile_of(make_record("b", "new", name="Samantha Nguyen"))
     incoming.extra.update(dob="19090828", ssn="3519655")
     assert "a:twin" in index.candidates(incoming)
+
+
+def test_a_twin_at_the_same_street_outranks_those_sharing_a_longer_word():
+    # FEBRL4 rec-944: the incoming record has another given name than its twin and a
+    # mistyped postcode; it shares the surname and the street. 42 people share its given
+    # name (seven letters, so also its prefix and suffix keys), 44 its surname (five).
+    # Before, the prefix and suffix of the shared given name counted on top of the word,
+    # and the twin was never among the 40 compared.
+    rng = random.Random(944)
+    index = CandidateIndex(IndexSettings(limit=40, max_postings=2_000))
+
+    def street() -> str:
+        return f"{rng.randint(1, 120)} {rng.choice(SYLLABLES)}{rng.choice(SYLLABLES)} street"
+
+    for i in range(42):
+        other = "".join(rng.sample(SYLLABLES, 2))
+        index.add(profile_of(make_record("m", f"z{i}", name=f"Zachary {other}", address=street())))
+    for i in range(43):
+        other = "".join(rng.sample(SYLLABLES, 2))
+        index.add(profile_of(make_record("m", f"b{i}", name=f"{other} Berry", address=street())))
+    index.add(
+        profile_of(
+            make_record(
+                "a", "twin", name="Joshua Berry", address="95 Leahy Place", postal_code="6302"
+            )
+        )
+    )
+    incoming = profile_of(
+        make_record("b", "new", name="Zachary Berry", address="95 Leahy Lplace", postal_code="6320")
+    )
+    assert "a:twin" in index.candidates(incoming)
