@@ -96,21 +96,26 @@ def blocking_keys(profile: Profile) -> dict[str, float]:
         keys[f"b:{' '.join(distinctive)}"] = 2.0
     for token in words:
         keys.setdefault(f"t:{token}", 2.0)
-        if len(token) >= 6:
-            keys.setdefault(f"p:{token[:4]}", 1.0)
-            keys.setdefault(f"s:{token[-4:]}", 1.0)
+        for affix in _affixes(token):
+            keys.setdefault(affix, 1.0)
     for a, b in itertools.pairwise(words):
         keys.setdefault(f"t:{a}{b}", 2.0)  # "sil verline" → the key of "silverline"
     return keys
 
 
+def _affixes(token: str) -> tuple[str, ...]:
+    """A long word's prefix and suffix keys (a typo rarely hits both ends)."""
+    return (f"p:{token[:4]}", f"s:{token[-4:]}") if len(token) >= 6 else ()
+
+
 def _affix_words(profile: Profile) -> dict[str, str]:
-    """The word each prefix ("p:") and suffix ("s:") key of `blocking_keys` stands for."""
+    """The word each prefix ("p:") and suffix ("s:") key of `blocking_keys` stands for
+    (the first word to post it, as there)."""
     affixes: dict[str, str] = {}
     for token in profile.tokens:
-        if len(token) >= 6 and token not in _STOP_TOKENS:
-            affixes.setdefault(f"p:{token[:4]}", token)
-            affixes.setdefault(f"s:{token[-4:]}", token)
+        if token not in _STOP_TOKENS:
+            for affix in _affixes(token):
+                affixes.setdefault(affix, token)
     return affixes
 
 
@@ -204,6 +209,7 @@ class CandidateIndex:
         # surname of five threefold, and the twin at the same street is never compared).
         affix_of = _affix_words(profile)
         sharing: dict[str, list[int]] = {}  # word -> the records posted under "t:word"
+        skips: dict[str, set[int]] = {}  # (the same as a set, once per word)
         for key, weight in keys.items():
             family, _, rest = key.partition(":")
             postings = families.get(family, _NONE).get(rest)
@@ -220,7 +226,10 @@ class CandidateIndex:
             if family == "t":
                 sharing[rest] = postings
             elif (word := affix_of.get(key)) is not None and word in sharing:
-                self._post_except(scores, postings, weight, set(sharing[word]))
+                skip = skips.get(word)
+                if skip is None:
+                    skip = skips[word] = set(sharing[word])
+                self._post_except(scores, postings, weight, skip)
                 continue
             self._post(scores, postings, weight)
         if not used_name_key and rarest is not None:
