@@ -554,7 +554,61 @@ def render(
     if tp["problems"]:
         lines += ["", "Reconciliation problems: " + "; ".join(tp["problems"])]
     lines += ["", limit_sentence(tp["processes"], tp["lag"], tp["mean_load"])]
+    lines += ["", *cpu_budget(tp["processes"], n, rate)]
     return "\n".join(lines)
+
+
+def cpu_budget(
+    processes: dict[str, dict[str, float]],
+    records: int,
+    rate: float | None,
+    cores: int | None = None,
+) -> list[str]:
+    """What the target asks of the CPU, beside what the run spent: each process's CPU per
+    end-to-end record, the rate one instance of it could reach on a core of its own, and
+    the rate the machine could reach if every process ran flat out with no wait at all
+    (its cores ÷ the CPU all processes spent per record). A target above that last figure
+    cannot be met on this machine by removing waits or adding instances, only by spending
+    less CPU per record."""
+    cores = cores or os.cpu_count() or 1
+    spent = {
+        name: 1000 * p["cpu_seconds"] / records
+        for name, p in processes.items()
+        if p["cpu_seconds"] > 0 and records
+    }
+    if not spent:
+        return ["CPU budget: no process was sampled."]
+    total = sum(spent.values())
+    ceiling = cores * 1000 / total
+    budget = cores * 1000 / TARGET_RATE
+    lines = [
+        "CPU budget: each process's CPU time over the run ÷ the records; *alone* is the "
+        "rate one instance could reach with a core to itself (1 s ÷ its CPU per record).",
+        "",
+        "| process | CPU ms per record | alone: records/s on one core |",
+        "|---|---:|---:|",
+    ]
+    for name, ms in sorted(spent.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {name} | {ms:.3f} | {1000 / ms:,.0f} |")
+    lines.append(
+        f"| **all processes** | **{total:.3f}** | machine: **{ceiling:,.0f}** on {cores} cores |"
+    )
+    first, top = max(spent.items(), key=lambda kv: kv[1])
+    text = (
+        f"\nThe target ({TARGET_RATE:,.0f} records/s on {cores} cores) leaves "
+        f"{budget:.2f} ms of CPU per record for every process together; this run spent "
+        f"{total:.2f} ms, {total / budget:.1f}× that. With every wait removed and as many "
+        f"instances as wanted, this machine would top out at {ceiling:,.0f} records/s "
+        f"(target {verdict(ceiling >= TARGET_RATE)} even then)"
+    )
+    if rate:
+        text += f"; the run reached {rate:,.0f}, {100 * rate / ceiling:.0f}% of that ceiling"
+    text += (
+        f". The largest share is {first}'s ({top:.2f} ms, {100 * top / total:.0f}%): one "
+        f"instance of it tops out at {1000 / top:,.0f} records/s, so a second instance only "
+        "helps where a core is free for it."
+    )
+    return [*lines, text]
 
 
 def limit_sentence(
