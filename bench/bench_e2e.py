@@ -10,6 +10,8 @@ finish in time is reported as MISSED, never waited for.
 
     python bench/bench_e2e.py --records 5000 --cap 900     # this section only
     make bench ONLY=e2e                                     # E2E_* environment variables
+    scripts/with-services.sh .venv/bin/python bench/bench_e2e.py --records 1000000 --cap 7200
+                                        # 1M records: a section of its own (e2e_1m), ~1.5 h
 
 Environment (what `make bench` uses): E2E_RECORDS (100000), E2E_CAP_SECONDS (1800),
 E2E_LATENCY_RATE (1000), E2E_LATENCY_RECORDS (5000), E2E_PERF_RECORDS (100000),
@@ -56,6 +58,16 @@ TARGET_SHARE = 0.08
 TARGET_P99 = 1.0
 TARGET_REASSIGN_1M = 60.0
 TARGET_BULK_1M = 300.0
+DEFAULT_RECORDS = 100_000  # what `make bench` runs; other sizes get a section of their own
+
+
+def section_name(records: int) -> str:
+    """`e2e` for the default size, `e2e_1m` / `e2e_250k` for the others (kept side by side)."""
+    if records == DEFAULT_RECORDS:
+        return "e2e"
+    if records % 1_000_000 == 0:
+        return f"e2e_{records // 1_000_000}m"
+    return f"e2e_{records // 1000}k" if records % 1000 == 0 else f"e2e_{records}"
 
 
 def env_int(name: str, default: int) -> int:
@@ -427,8 +439,9 @@ def render(
     ra: dict[str, Any] | None,
 ) -> str:
     n = tp["records"]
+    size = "" if n == DEFAULT_RECORDS else f", {n:,} records"
     lines = [
-        "## End to end (every service as a process, real broker)",
+        f"## End to end (every service as a process, real broker{size})",
         "",
         f"`bench/bench_e2e.py`: {n:,} client records with realistic duplicates "
         "(data/sample/generate.py) uploaded as one CSV → until the warehouse holds every "
@@ -657,7 +670,7 @@ def limit_sentence(
 
 
 def main() -> str:
-    records = env_int("E2E_RECORDS", 100_000)
+    records = env_int("E2E_RECORDS", DEFAULT_RECORDS)
     cap = float(env_int("E2E_CAP_SECONDS", 1800))
     lat_records = env_int("E2E_LATENCY_RECORDS", 5000)
     lat_rate = float(env_int("E2E_LATENCY_RATE", 1000))
@@ -694,7 +707,7 @@ def main() -> str:
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=env_int("E2E_RECORDS", 100_000))
+    parser.add_argument("--records", type=int, default=env_int("E2E_RECORDS", DEFAULT_RECORDS))
     parser.add_argument("--cap", type=int, default=env_int("E2E_CAP_SECONDS", 1800))
     parser.add_argument("--latency-records", type=int, default=env_int("E2E_LATENCY_RECORDS", 5000))
     parser.add_argument("--latency-rate", type=int, default=env_int("E2E_LATENCY_RATE", 1000))
@@ -714,7 +727,7 @@ def cli() -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     import run as bench_run  # bench/run.py: writes docs/benchmarks/e2e.md and assembles
 
-    bench_run.run("e2e", Path(__file__))
+    bench_run.run(section_name(args.records), Path(__file__))
     bench_run.assemble()
 
 
