@@ -15,7 +15,8 @@ finish in time is reported as MISSED, never waited for.
 
 Environment (what `make bench` uses): E2E_RECORDS (100000), E2E_CAP_SECONDS (1800),
 E2E_LATENCY_RATE (1000), E2E_LATENCY_RECORDS (5000), E2E_PERF_RECORDS (100000),
-E2E_REASSIGN (1), E2E_KEEP (0: delete the run's files).
+E2E_REASSIGN (1), E2E_KEEP (0: delete the run's files), E2E_INSTANCES ("": one of each;
+`loader=2` starts a second loader in its group, the consumer that scales out).
 """
 
 from __future__ import annotations
@@ -61,13 +62,41 @@ TARGET_BULK_1M = 300.0
 DEFAULT_RECORDS = 100_000  # what `make bench` runs; other sizes get a section of their own
 
 
-def section_name(records: int) -> str:
-    """`e2e` for the default size, `e2e_1m` / `e2e_250k` for the others (kept side by side)."""
+# The consumers that scale out by joining their group (stateless per key: every write is
+# idempotent and keyed); dedupe and rules hold every client in memory and run as one
+# instance each (docs/architecture.md, "Scaling out").
+SCALABLE = ("loader",)
+
+
+def section_name(records: int, instances: dict[str, int] | None = None) -> str:
+    """`e2e` for the default size, `e2e_1m` / `e2e_250k` for the others (kept side by side),
+    `_loader2` appended for a run with more instances."""
     if records == DEFAULT_RECORDS:
-        return "e2e"
-    if records % 1_000_000 == 0:
-        return f"e2e_{records // 1_000_000}m"
-    return f"e2e_{records // 1000}k" if records % 1000 == 0 else f"e2e_{records}"
+        name = "e2e"
+    elif records % 1_000_000 == 0:
+        name = f"e2e_{records // 1_000_000}m"
+    else:
+        name = f"e2e_{records // 1000}k" if records % 1000 == 0 else f"e2e_{records}"
+    for service, count in sorted((instances or {}).items()):
+        if count > 1:
+            name += f"_{service}{count}"
+    return name
+
+
+def parse_instances(text: str) -> dict[str, int]:
+    """`loader=2` → {"loader": 2}; refuses the services that must run as one instance."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        service, _, count = part.partition("=")
+        if service not in SCALABLE:
+            raise SystemExit(
+                f"{service!r} cannot run as several instances (only {', '.join(SCALABLE)}): "
+                "dedupe and rules hold every client in memory (docs/architecture.md)"
+            )
+        if not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"instances: {part!r} is not service=count")
+        out[service] = int(count)
+    return out
 
 
 def env_int(name: str, default: int) -> int:
@@ -440,6 +469,9 @@ def render(
 ) -> str:
     n = tp["records"]
     size = "" if n == DEFAULT_RECORDS else f", {n:,} records"
+    scaled = {k: v for k, v in tp.get("instances", {}).items() if v > 1}
+    size += "".join(f", {v} {k} instances" for k, v in sorted(scaled.items()))
+    again = "".join(f" --instances {k}={v}" for k, v in sorted(scaled.items()))
     lines = [
         f"## End to end (every service as a process, real broker{size})",
         "",
@@ -448,7 +480,8 @@ def render(
         "golden client with exactly one current assignment. All five services run as "
         "`make run` starts them; the broker is the shared one. Figures beside the load "
         "average at the time (the machine is shared: other work raises it). "
-        f"Reproduce: `.venv/bin/python bench/bench_e2e.py --records {n} --cap {int(tp['cap'])}`.",
+        f"Reproduce: `.venv/bin/python bench/bench_e2e.py --records {n} --cap {int(tp['cap'])}"
+        f"{again}`.",
         "",
         "| what | records/s | load | target (issue 15) |",
         "|---|---:|---|---|",
@@ -584,25 +617,30 @@ def cpu_budget(
     cannot be met on this machine by removing waits or adding instances, only by spending
     less CPU per record."""
     cores = cores or os.cpu_count() or 1
-    spent = {
-        name: 1000 * p["cpu_seconds"] / records
-        for name, p in processes.items()
-        if p["cpu_seconds"] > 0 and records
-    }
+    # Instances of one service ("loader", "loader-2") together: they share its records.
+    spent: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for name, p in processes.items():
+        service = name.split("-", 1)[0]
+        if p["cpu_seconds"] > 0 and records:
+            spent[service] = spent.get(service, 0.0) + 1000 * p["cpu_seconds"] / records
+            count[service] = count.get(service, 0) + 1
     if not spent:
         return ["CPU budget: no process was sampled."]
     total = sum(spent.values())
     ceiling = cores * 1000 / total
     budget = cores * 1000 / TARGET_RATE
     lines = [
-        "CPU budget: each process's CPU time over the run ÷ the records; *alone* is the "
-        "rate one instance could reach with a core to itself (1 s ÷ its CPU per record).",
+        "CPU budget: each service's CPU time over the run (its instances together) ÷ the "
+        "records; *alone* is the rate it could reach with a core to itself per instance "
+        "(instances × 1 s ÷ its CPU per record).",
         "",
-        "| process | CPU ms per record | alone: records/s on one core |",
+        "| service | CPU ms per record | alone: records/s, a core per instance |",
         "|---|---:|---:|",
     ]
     for name, ms in sorted(spent.items(), key=lambda kv: -kv[1]):
-        lines.append(f"| {name} | {ms:.3f} | {1000 / ms:,.0f} |")
+        many = f" ({count[name]} instances)" if count[name] > 1 else ""
+        lines.append(f"| {name}{many} | {ms:.3f} | {count[name] * 1000 / ms:,.0f} |")
     lines.append(
         f"| **all processes** | **{total:.3f}** | machine: **{ceiling:,.0f}** on {cores} cores |"
     )
@@ -617,9 +655,14 @@ def cpu_budget(
     if rate:
         text += f"; the run reached {rate:,.0f}, {100 * rate / ceiling:.0f}% of that ceiling"
     text += (
-        f". The largest share is {first}'s ({top:.2f} ms, {100 * top / total:.0f}%): one "
-        f"instance of it tops out at {1000 / top:,.0f} records/s, so a second instance only "
-        "helps where a core is free for it."
+        f". The largest share is {first}'s ({top:.2f} ms, {100 * top / total:.0f}%): "
+        + (
+            f"one instance of it tops out at {1000 / top:,.0f} records/s"
+            if count[first] == 1
+            else f"its {count[first]} instances top out at {count[first] * 1000 / top:,.0f} "
+            "records/s"
+        )
+        + ", and another instance only helps where a core is free for it."
     )
     return [*lines, text]
 
@@ -676,6 +719,7 @@ def main() -> str:
     lat_rate = float(env_int("E2E_LATENCY_RATE", 1000))
     perf_records = env_int("E2E_PERF_RECORDS", 100_000)
     keep = bool(env_int("E2E_KEEP", 0))
+    instances = parse_instances(os.environ.get("E2E_INSTANCES", ""))
     # SIGTERM (a time limit, Ctrl-C from a wrapper) still stops the services below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="bench-e2e-", dir=os.environ.get("E2E_DIR")))
@@ -688,8 +732,12 @@ def main() -> str:
             perf = kafka_perf(bootstrap, f"{stack.prefix}perf", perf_records)
         stack.prepare()
         stack.start()
+        for service, count in instances.items():
+            for _ in range(count - 1):
+                stack.add_instance(service)  # joins the group: partitions are shared out
         print(f"bench e2e: {records:,} records through the pipeline", file=sys.stderr)
         tp = throughput(stack, records, cap)
+        tp["instances"] = instances
         ra = None
         if env_int("E2E_REASSIGN", 1) and tp["seconds"] is not None:
             print("bench e2e: reassignment", file=sys.stderr)
@@ -713,6 +761,11 @@ def cli() -> None:
     parser.add_argument("--latency-rate", type=int, default=env_int("E2E_LATENCY_RATE", 1000))
     parser.add_argument("--perf-records", type=int, default=env_int("E2E_PERF_RECORDS", 100_000))
     parser.add_argument("--no-reassign", action="store_true")
+    parser.add_argument(
+        "--instances",
+        default=os.environ.get("E2E_INSTANCES", ""),
+        help="more instances of a consumer that scales out, e.g. loader=2",
+    )
     args = parser.parse_args()
     os.environ.update(
         {
@@ -722,12 +775,13 @@ def cli() -> None:
             "E2E_LATENCY_RATE": str(args.latency_rate),
             "E2E_PERF_RECORDS": str(args.perf_records),
             "E2E_REASSIGN": "0" if args.no_reassign else "1",
+            "E2E_INSTANCES": args.instances,
         }
     )
     sys.path.insert(0, str(ROOT / "bench"))
     import run as bench_run  # bench/run.py: writes docs/benchmarks/e2e.md and assembles
 
-    bench_run.run(section_name(args.records), Path(__file__))
+    bench_run.run(section_name(args.records, parse_instances(args.instances)), Path(__file__))
     bench_run.assemble()
 
 
