@@ -32,23 +32,22 @@ Several instances
 -----------------
 Records are keyed by source key, so a consumer group spreads `client.received` partitions
 over instances — but a record's duplicates can arrive on any partition: partitioning alone
-would hide candidates. The design for scaling out:
+would hide candidates. The broadcast read-replica design:
 - every instance keeps the *whole* master as a read replica: besides its own partitions of
   `client.received`, it reads every partition of `client.deduplicated` without a group
   (broadcast) and applies golden clients decided elsewhere to its index — the same code
   path as the rebuild above (`DedupeEngine.restore`), run continuously;
 - a record is decided only by the instance owning its partition, so per-record order and
-  the "update of a known source key" rule hold;
-- two duplicates decided at the same moment on two instances can both found a golden
-  client; each instance sees the other's event moments later and scores it like any
-  record: above the merge threshold the pair is merged with the lexicographically smaller
-  golden id as survivor — a choice both instances make alike, and the second identical
-  emission is suppressed by the fingerprint check.
-Today the service runs as one instance holding every partition. One instance decides
-about 400-700 records per second, CPU-bound on one core (docs/benchmarks.md: "Dedupe
-engine" and "End to end"); the broadcast replica above is the step to take when one
-instance is not enough and a core is free for it. Memory is the cost: each instance holds
-the full master (see the benchmark's RSS per golden client).
+  the "update of a known source key" rule hold.
+Its open problem is a race: two duplicates decided at the same moment on two instances
+each found a golden client, and whether the repair (each instance scores the other's
+event when it arrives) merges them depends on timing, so the same records would no longer
+always give the same golden clients. docs/architecture.md ("Scaling out") gives the exact
+alternative (parallel scoring with a watermark, one decider) and why neither is built:
+one instance's ceiling, one core ÷ its CPU per record, is within a few percent of the
+whole 2-core machine's in the end-to-end benchmark's CPU budget (docs/benchmarks.md), so
+a second instance cannot raise the rate there. The service runs as one instance holding
+every partition; memory would be the cost of more (each holds the full master).
 """
 
 from __future__ import annotations
