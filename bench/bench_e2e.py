@@ -310,17 +310,20 @@ async def offer(
     return sent
 
 
-def latency(stack: Stack, records: int, rate: float, cap: float) -> dict[str, Any]:
+def latency(
+    stack: Stack, records: int, rate: float, cap: float, *, tag: str = "L", seed: int = 99
+) -> dict[str, Any]:
     """Offer `records` at `rate`/s straight onto client.received; latency of a record =
-    its golden client's current assignment loaded in the warehouse − its send time."""
-    work = make_workload(records, seed=99)
+    its golden client's current assignment loaded in the warehouse − its send time. `tag`
+    prefixes the records' source ids (each run its own records)."""
+    work = make_workload(records, seed=seed)
     messages: list[tuple[bytes, bytes, str]] = []
     for row in work.rows:
         try:
             record = ClientRecord.model_validate(row)
         except ValueError:
             continue
-        record = record.model_copy(update={"source_id": f"L{record.source_id}"})
+        record = record.model_copy(update={"source_id": f"{tag}{record.source_id}"})
         event = ClientReceived(payload=record, producer="bench-e2e")
         messages.append((event.key(), event.model_dump_json().encode(), record.source_key))
     started = time.monotonic()
@@ -334,7 +337,7 @@ def latency(stack: Stack, records: int, rate: float, cap: float) -> dict[str, An
             rows = conn.execute(
                 select(csr.c.source_key, func.min(af.c.loaded_at))
                 .select_from(csr.join(af, af.c.client_id == csr.c.client_id))
-                .where(csr.c.source_key.like("%:L%"))
+                .where(csr.c.source_key.like(f"%:{tag}%"))
                 .group_by(csr.c.source_key)
             ).all()
         for key, loaded_at in rows:
@@ -464,7 +467,7 @@ def fmt(v: float | None, unit: str = "", digits: int = 0) -> str:
 def render(
     perf: dict[str, Any] | None,
     tp: dict[str, Any],
-    lat: dict[str, Any] | None,
+    lats: list[dict[str, Any]],
     ra: dict[str, Any] | None,
 ) -> str:
     n = tp["records"]
@@ -561,20 +564,27 @@ def render(
             lines.append(
                 f"| {t:.0f} | " + " | ".join(f"{lags.get(k, 0):,}" for k in services) + " |"
             )
-    if lat:
-        p99 = lat["p99"]
+    if lats:
         lines += [
             "",
-            f"Latency: {lat['records']:,} records offered at {lat['rate']:,.0f}/s "
-            f"(achieved {fmt(lat['achieved_offer_rate'])}/s) straight onto client.received; "
-            "latency = current assignment loaded in the warehouse − send time. "
-            f"{lat['finished']:,} of {lat['records']:,} finished within {lat['cap']:.0f} s ({lat['load']}).",
+            "Latency: records offered at a fixed rate straight onto client.received; latency "
+            "= current assignment loaded in the warehouse − send time. The first rate is the "
+            "target's; the second is within what the pipeline sustained above (half its "
+            "end-to-end rate), so records do not queue behind each other and what remains "
+            "is the pipeline's own delay (polls, batches, sends, the loader's micro-batches).",
             "",
-            "| p50 | p95 | p99 | target p99 ≤ 1 s |",
-            "|---:|---:|---:|---|",
-            f"| {fmt(lat['p50'], ' s', 2)} | {fmt(lat['p95'], ' s', 2)} | "
-            f"{fmt(p99, ' s', 2) if p99 is not None else 'beyond the cap'} | {verdict(p99 is not None and p99 <= TARGET_P99)} |",
+            "| offered | records (finished) | p50 | p95 | p99 | target p99 ≤ 1 s | load |",
+            "|---|---:|---:|---:|---:|---|---|",
         ]
+        for lat in lats:
+            p99 = lat["p99"]
+            lines.append(
+                f"| {lat['rate']:,.0f}/s (achieved {fmt(lat['achieved_offer_rate'])}/s) | "
+                f"{lat['records']:,} ({lat['finished']:,} within {lat['cap']:.0f} s) | "
+                f"{fmt(lat['p50'], ' s', 2)} | {fmt(lat['p95'], ' s', 2)} | "
+                f"{fmt(p99, ' s', 2) if p99 is not None else 'beyond the cap'} | "
+                f"{verdict(p99 is not None and p99 <= TARGET_P99)} | {lat['load']} |"
+            )
     if ra:
         secs = ra["seconds"]
         lines += [
@@ -742,11 +752,17 @@ def main() -> str:
         if env_int("E2E_REASSIGN", 1) and tp["seconds"] is not None:
             print("bench e2e: reassignment", file=sys.stderr)
             ra = reassignment(stack, cap)
-        lat = None
+        lats = []
         if lat_records:
             print(f"bench e2e: latency at {lat_rate:,.0f}/s", file=sys.stderr)
-            lat = latency(stack, lat_records, lat_rate, cap)
-        return render(perf, tp, lat, ra) + f"\n\nMachine load at the end: {load_average()}.\n"
+            lats.append(latency(stack, lat_records, lat_rate, cap))
+            # Within capacity: half the end-to-end rate, for about 20 s.
+            within = max(10.0, (tp["rate"] or 20.0) // 20 * 10)
+            if within < lat_rate:
+                print(f"bench e2e: latency at {within:,.0f}/s", file=sys.stderr)
+                count = min(lat_records, int(within * 20))
+                lats.append(latency(stack, count, within, cap, tag="M", seed=98))
+        return render(perf, tp, lats, ra) + f"\n\nMachine load at the end: {load_average()}.\n"
     finally:
         stack.stop()
         if not keep:
