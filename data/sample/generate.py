@@ -602,6 +602,16 @@ def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
         )
         return row
 
+    # The latest `updated_at` of the rows so far, read incrementally (a scan of every row
+    # per reused key made a million-row workload take over an hour).
+    latest = {"value": "", "upto": 0}
+
+    def latest_updated_at() -> str:
+        for r in rows[latest["upto"] :]:
+            latest["value"] = max(latest["value"], r["updated_at"])
+        latest["upto"] = len(rows)
+        return latest["value"]
+
     for org in orgs:  # parents come before their subsidiaries, so parent ids resolve
         systems = rng.sample(SYSTEMS, k=rng.choices([1, 2, 3], weights=[45, 40, 15])[0])
         for i, system in enumerate(systems):
@@ -624,7 +634,7 @@ def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
             row = record(reuse_rng, stranger, old["source_system"], old["source_id"], True, start)
             row["parent_source_id"] = ""
             row["updated_at"] = (
-                datetime.fromisoformat(max(r["updated_at"] for r in rows)) + timedelta(days=1)
+                datetime.fromisoformat(latest_updated_at()) + timedelta(days=1)
             ).isoformat()
             rows.append(row)
             truth.append(
