@@ -415,8 +415,6 @@ class Master:
                 del self.children[parent]
 
     def parent_of(self, golden: Golden) -> str | None:
-        if not any(self.records[k].profile.parent_key for k in golden.members):
-            return None  # (most clients: no member names a parent; nothing to rank)
         members = sorted(
             (self.records[k] for k in golden.members),
             key=lambda m: self.survivorship._rank("most_recent", m.record),

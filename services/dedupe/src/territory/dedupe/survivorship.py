@@ -111,29 +111,12 @@ class Survivorship:
         }[rule]
         return (*order, record.source_key)
 
-    def best(
-        self,
-        members: Sequence[ClientRecord],
-        field: str,
-        ranks: dict[tuple[Rule, int], tuple[Any, ...]] | None = None,
-    ) -> ClientRecord | None:
-        """The member whose `field` survives; `ranks` keeps each member's rank (by rule
-        and `id`) across the fields of one golden record, computed once."""
+    def best(self, members: Sequence[ClientRecord], field: str) -> ClientRecord | None:
         rule = self.settings.rules.get(field, self.settings.default_rule)
         having = [m for m in members if getattr(m, field) is not None]
-        if len(having) <= 1:
-            return having[0] if having else None  # nothing to rank
-        if ranks is None:
-            return min(having, key=lambda m: self._rank(rule, m))
-
-        def rank(m: ClientRecord) -> tuple[Any, ...]:
-            key = (rule, id(m))
-            found = ranks.get(key)
-            if found is None:
-                found = ranks[key] = self._rank(rule, m)
-            return found
-
-        return min(having, key=rank)
+        if not having:
+            return None
+        return min(having, key=lambda m: self._rank(rule, m))
 
     def golden_record(
         self, client_id: str, members: Sequence[ClientRecord], parent_client_id: str | None
@@ -141,9 +124,8 @@ class Survivorship:
         """The golden record; its source key is `golden:<client_id>` and its parent is the
         parent golden client, so the golden hierarchy reads like any source's."""
         values: dict[str, Any] = {}
-        ranks: dict[tuple[Rule, int], tuple[Any, ...]] = {}  # (members outlive the call)
-        place = self.best(members, "address", ranks) or self.best(members, "city", ranks)
-        place = place or self.best(members, "country", ranks) or self.best(members, "region", ranks)
+        place = self.best(members, "address") or self.best(members, "city")
+        place = place or self.best(members, "country") or self.best(members, "region")
         for name in ADDRESS_FIELDS:
             values[name] = getattr(place, name) if place is not None else None
         if values["region"] is None and values["country"] is not None:
@@ -156,7 +138,7 @@ class Survivorship:
             if name == "segment":
                 # A label mapped to `Other` by the quarantine loses to a clean segment.
                 pool = [m for m in pool if not _quarantined(m, name)] or pool
-            winner = self.best(pool, name, ranks)
+            winner = self.best(pool, name)
             values[name] = getattr(winner, name) if winner is not None else None
         times = [m.updated_at for m in members if m.updated_at is not None]
         values["field_issues"] = golden_field_issues(members, values)
