@@ -635,7 +635,14 @@ def render(
         lines += ["", "Reconciliation problems: " + "; ".join(tp["problems"])]
     lines += ["", limit_sentence(tp["processes"], tp["lag"], tp["mean_load"])]
     # Per record decided (all of them when the run finished, those dedupe got to if not).
-    lines += ["", *cpu_budget(tp["processes"], tp["decided"] if rate is None else n, rate)]
+    if rate is None:
+        basis = (
+            "the records dedupe decided by the cap (ingestion and RAW took every row: their "
+            "share is overstated)"
+        )
+        lines += ["", *cpu_budget(tp["processes"], tp["decided"], rate, basis=basis)]
+    else:
+        lines += ["", *cpu_budget(tp["processes"], n, rate)]
     return "\n".join(lines)
 
 
@@ -644,6 +651,8 @@ def cpu_budget(
     records: int,
     rate: float | None,
     cores: int | None = None,
+    *,
+    basis: str = "the records",
 ) -> list[str]:
     """What the target asks of the CPU, beside what the run spent: each process's CPU per
     end-to-end record, the rate one instance of it could reach on a core of its own, and
@@ -666,8 +675,8 @@ def cpu_budget(
     ceiling = cores * 1000 / total
     budget = cores * 1000 / TARGET_RATE
     lines = [
-        "CPU budget: each service's CPU time over the run (its instances together) ÷ the "
-        "records; *alone* is the rate it could reach with a core to itself per instance "
+        "CPU budget: each service's CPU time over the run (its instances together) ÷ "
+        f"{basis}; *alone* is the rate it could reach with a core to itself per instance "
         "(instances × 1 s ÷ its CPU per record).",
         "",
         "| service | CPU ms per record | alone: records/s, a core per instance |",
