@@ -604,13 +604,14 @@ def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
 
     # The latest `updated_at` of the rows so far, read incrementally (a scan of every row
     # per reused key made a million-row workload take over an hour).
-    latest = {"value": "", "upto": 0}
+    latest: list[str] = [""]  # the latest value so far
+    upto: list[int] = [0]  # how many rows it covers
 
     def latest_updated_at() -> str:
-        for r in rows[latest["upto"] :]:
-            latest["value"] = max(latest["value"], r["updated_at"])
-        latest["upto"] = len(rows)
-        return latest["value"]
+        for r in rows[upto[0] :]:
+            latest[0] = max(latest[0], r["updated_at"])
+        upto[0] = len(rows)
+        return latest[0]
 
     for org in orgs:  # parents come before their subsidiaries, so parent ids resolve
         systems = rng.sample(SYSTEMS, k=rng.choices([1, 2, 3], weights=[45, 40, 15])[0])
