@@ -121,7 +121,8 @@ async def publish_raw(
 async def read_all(bootstrap: str, topic: str, *, idle: float = 1.5) -> list[dict[str, Any]]:
     """Every message of a topic from the beginning until its current end.
 
-    Returns {'key', 'value' (bytes), 'partition', 'offset', 'json' (decoded or None)}.
+    Returns {'key', 'value' (bytes), 'partition', 'offset', 'timestamp' (epoch seconds,
+    the record's CreateTime: when its producer sent it), 'json' (decoded or None)}.
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
@@ -159,6 +160,7 @@ async def read_all(bootstrap: str, topic: str, *, idle: float = 1.5) -> list[dic
                             "value": rec.value,
                             "partition": tp.partition,
                             "offset": rec.offset,
+                            "timestamp": rec.timestamp / 1000,
                             "json": decoded,
                         }
                     )
