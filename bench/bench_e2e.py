@@ -13,11 +13,16 @@ finish in time is reported as MISSED, never waited for.
     scripts/with-services.sh .venv/bin/python bench/bench_e2e.py --records 1000000 --cap 7200
                                         # 1M records: a section of its own (e2e_1m), ~1.5 h;
                                         # with a shorter cap it says how far dedupe got
+    python bench/bench_e2e.py --seeded-clients 1000000 --cap 3600
+                                        # the 1M-client reassignment (e2e_reassign_1m):
+                                        # golden clients straight to rules, then the
+                                        # ruleset change; dedupe is skipped, ~40 min
 
 Environment (what `make bench` uses): E2E_RECORDS (100000), E2E_CAP_SECONDS (1800),
 E2E_LATENCY_RATE (1000), E2E_LATENCY_RECORDS (5000), E2E_PERF_RECORDS (100000),
 E2E_REASSIGN (1), E2E_KEEP (0: delete the run's files), E2E_INSTANCES ("": one of each;
-`loader=2` starts a second loader in its group, the consumer that scales out).
+`loader=2` starts a second loader in its group, the consumer that scales out),
+E2E_SEEDED_CLIENTS (0: the pipeline from the CSV; N: the reassignment of N clients).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import hashlib
 import os
 import re
 import shutil
@@ -50,6 +56,13 @@ from harness.workload import make_workload  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from territory.shared.events import ClientReceived, ClientRecord  # noqa: E402
+from territory.shared.events.golden import (  # noqa: E402
+    ClientDeduplicated,
+    DedupeDecision,
+    GoldenClient,
+    RecordMatch,
+    SourceRecordRef,
+)
 from territory.shared.warehouse import schema as s  # noqa: E402
 from territory.shared.warehouse.engine import create_warehouse_engine  # noqa: E402
 
@@ -70,15 +83,17 @@ DEFAULT_RECORDS = 100_000  # what `make bench` runs; other sizes get a section o
 SCALABLE = ("loader",)
 
 
+def size_tag(records: int) -> str:
+    """1,000,000 → `1m`, 250,000 → `250k`, 1,234 → `1234`."""
+    if records % 1_000_000 == 0:
+        return f"{records // 1_000_000}m"
+    return f"{records // 1000}k" if records % 1000 == 0 else str(records)
+
+
 def section_name(records: int, instances: dict[str, int] | None = None) -> str:
     """`e2e` for the default size, `e2e_1m` / `e2e_250k` for the others (kept side by side),
     `_loader2` appended for a run with more instances."""
-    if records == DEFAULT_RECORDS:
-        name = "e2e"
-    elif records % 1_000_000 == 0:
-        name = f"e2e_{records // 1_000_000}m"
-    else:
-        name = f"e2e_{records // 1000}k" if records % 1000 == 0 else f"e2e_{records}"
+    name = "e2e" if records == DEFAULT_RECORDS else f"e2e_{size_tag(records)}"
     for service, count in sorted((instances or {}).items()):
         if count > 1:
             name += f"_{service}{count}"
@@ -532,6 +547,96 @@ def reassignment(stack: Stack, cap: float) -> dict[str, Any]:
     }
 
 
+async def publish_golden(stack: Stack, rows: list[dict[str, Any]]) -> int:
+    """Each usable row as a new golden client of its own on client.deduplicated, the event
+    dedupe emits for a record that matched nobody; returns the distinct clients."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.bootstrap, enable_idempotence=True, linger_ms=20
+    )
+    await producer.start()
+    topic = stack.topic("client.deduplicated")
+    clients: set[str] = set()
+    try:
+        pending = []
+        for row in rows:
+            try:
+                record = ClientRecord.model_validate(row)
+            except ValueError:
+                continue  # unusable: ingestion would have refused it
+            ref = SourceRecordRef(
+                source_system=record.source_system,
+                source_id=record.source_id,
+                updated_at=record.updated_at,
+            )
+            client_id = "gc-" + hashlib.sha256(ref.source_key.encode()).hexdigest()[:20]
+            golden = GoldenClient(
+                client_id=client_id,
+                decision=DedupeDecision.NEW,
+                trigger=ref,
+                record=record,
+                source_records=[ref],
+                matches=[RecordMatch(source=ref, decision=DedupeDecision.NEW)],
+            )
+            event = ClientDeduplicated(payload=golden, producer="bench-e2e")
+            value = event.model_dump_json().encode()
+            pending.append(await producer.send(topic, value, key=event.key()))
+            clients.add(client_id)
+            if len(pending) >= 10_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return len(clients)
+
+
+def seeded(stack: Stack, clients: int, cap: float) -> dict[str, Any]:
+    """`clients` golden clients published straight onto client.deduplicated (what dedupe
+    emits for records that matched nobody) → rules assigns them and the loader writes them,
+    until every consumer is idle. The state a reassignment of that many clients starts
+    from, without the hours dedupe would take to decide them first."""
+    work = make_workload(clients, seed=15)
+    sampler = Sampler(
+        stack, interval=1.0, kafka_interval=3.0, extra_pids=lambda: {"broker": broker_pid(stack)}
+    ).start()
+    started = time.monotonic()
+    published = asyncio.run(publish_golden(stack, work.rows))
+    published_in = time.monotonic() - started
+    ok = quiet(stack, 4, cap)
+    took = time.monotonic() - started - (4 if ok else 0)
+    sampler.stop()
+    return {
+        "clients": published,
+        "requested": clients,
+        "publish_seconds": published_in,
+        "seconds": took if ok else None,
+        "cap": cap,
+        "load": load(),
+        "mean_load": sampler.mean_load(),
+        "processes": sampler.process_report(),
+        "lag": [
+            (t, {k: sum(v.values()) for k, v in lags.items()}) for t, lags in sampler.lag_series
+        ],
+    }
+
+
+def reassignment_sampled(stack: Stack, cap: float) -> dict[str, Any]:
+    """`reassignment`, with each process's CPU over it."""
+    sampler = Sampler(
+        stack, interval=1.0, kafka_interval=3.0, extra_pids=lambda: {"broker": broker_pid(stack)}
+    ).start()
+    ra = reassignment(stack, cap)
+    sampler.stop()
+    ra["processes"] = sampler.process_report()
+    ra["mean_load"] = sampler.mean_load()
+    ra["lag"] = [
+        (t, {k: sum(v.values()) for k, v in lags.items()}) for t, lags in sampler.lag_series
+    ]
+    return ra
+
+
 # -- report ----------------------------------------------------------------------------
 
 
@@ -613,20 +718,7 @@ def render(
         + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(tp["stage_rates"].items()))
         + ".",
     ]
-    lines += [
-        "",
-        "CPU as % of one core: *mean* over the whole run; *busy* from the first to the last "
-        "10 s window in which the process worked (above 10%), so its idle start and tail are "
-        "left out and its waits inside are kept; *peak* the busiest 10 s window.",
-        "",
-        "| process | CPU s | mean % | busy % | peak 10 s % | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for name, p in tp["processes"].items():
-        lines.append(
-            f"| {name} | {p['cpu_seconds']:.1f} | {p['cpu_percent_mean']:.0f} | "
-            f"{p['cpu_percent_busy']:.0f} | {p['cpu_percent_peak']:.0f} | {p['peak_rss_mb']:.0f} |"
-        )
+    lines += ["", *process_table(tp["processes"])]
     if tp["lag"]:
         pts = tp["lag"]
         step = max(1, len(pts) // 10)
@@ -687,27 +779,7 @@ def render(
                     f"{fmt(step['p50'], ' s', 3)} | {fmt(step['p99'], ' s', 3)} |"
                 )
     if ra:
-        secs = ra["seconds"]
-        lines += [
-            "",
-            f"Reassignment: a ruleset change (AUM tier thresholds 100bn → 10bn, 5bn → 1bn) published over "
-            f"{ra['clients']:,} golden clients → replay → {ra['rows']:,} new assignment rows, "
-            f"{ra['moved']:,} of them moves, in "
-            + (
-                f"{secs:.1f} s"
-                if secs is not None
-                else f"**MISSED: not finished in {ra['cap']:.0f} s**"
-            )
-            + f" ({ra['load']}; every live client still exactly one current assignment: {ra['healthy']}). "
-            f"Target ≤ {TARGET_REASSIGN_1M:.0f} s at 1M clients: "
-            + (
-                verdict(secs * 1_000_000 / max(ra["clients"], 1) <= TARGET_REASSIGN_1M)
-                + f" (extrapolated {secs * 1_000_000 / max(ra['clients'], 1):,.0f} s)"
-                if secs is not None
-                else "**MISSED**"
-            )
-            + ".",
-        ]
+        lines += ["", reassignment_sentence(ra)]
     if tp["problems"]:
         lines += ["", "Reconciliation problems: " + "; ".join(tp["problems"])]
     lines += ["", limit_sentence(tp["processes"], tp["lag"], tp["mean_load"])]
@@ -720,6 +792,108 @@ def render(
         lines += ["", *cpu_budget(tp["processes"], tp["decided"], rate, basis=basis)]
     else:
         lines += ["", *cpu_budget(tp["processes"], n, rate)]
+    return "\n".join(lines)
+
+
+def process_table(processes: dict[str, dict[str, float]]) -> list[str]:
+    lines = [
+        "CPU as % of one core: *mean* over the whole run; *busy* from the first to the last "
+        "10 s window in which the process worked (above 10%), so its idle start and tail are "
+        "left out and its waits inside are kept; *peak* the busiest 10 s window.",
+        "",
+        "| process | CPU s | mean % | busy % | peak 10 s % | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, p in processes.items():
+        lines.append(
+            f"| {name} | {p['cpu_seconds']:.1f} | {p['cpu_percent_mean']:.0f} | "
+            f"{p['cpu_percent_busy']:.0f} | {p['cpu_percent_peak']:.0f} | {p['peak_rss_mb']:.0f} |"
+        )
+    return lines
+
+
+def reassignment_sentence(ra: dict[str, Any]) -> str:
+    secs = ra["seconds"]
+    return (
+        f"Reassignment: a ruleset change (AUM tier thresholds 100bn → 10bn, 5bn → 1bn) published over "
+        f"{ra['clients']:,} golden clients → replay → {ra['rows']:,} new assignment rows, "
+        f"{ra['moved']:,} of them moves, in "
+        + (
+            f"{secs:.1f} s"
+            if secs is not None
+            else f"**MISSED: not finished in {ra['cap']:.0f} s**"
+        )
+        + f" ({ra['load']}; every live client still exactly one current assignment: {ra['healthy']}). "
+        f"Target ≤ {TARGET_REASSIGN_1M:.0f} s at 1M clients: "
+        + (
+            verdict(secs * 1_000_000 / max(ra["clients"], 1) <= TARGET_REASSIGN_1M)
+            + (
+                ""
+                if ra["clients"] >= 1_000_000
+                else f" (extrapolated {secs * 1_000_000 / max(ra['clients'], 1):,.0f} s)"
+            )
+            if secs is not None
+            else "**MISSED**"
+        )
+        + "."
+    )
+
+
+def render_seeded(perf: dict[str, Any] | None, seed: dict[str, Any], ra: dict[str, Any]) -> str:
+    n = seed["clients"]
+    secs = seed["seconds"]
+    lines = [
+        f"## Reassignment at {n:,} clients (rules and loader as processes, real broker)",
+        "",
+        f"`bench/bench_e2e.py --seeded-clients`: {n:,} golden clients (data/sample/generate.py "
+        f"rows, each a client of its own: {seed['requested']:,} rows, some of them later "
+        "versions of the same source record) published straight onto client.deduplicated as "
+        "dedupe emits a new client → rules assigns every one and the loader writes them; "
+        "then the ruleset change of the end-to-end section → replay → the warehouse shows "
+        "every move. Dedupe is skipped (it would take hours to decide that many records "
+        "first: see the 1,000,000-record section); everything after it runs as `make run` "
+        "starts it. The benchmark's own process builds and sends the events while rules and "
+        "the loader consume them, so the first row shares the cores with it. Reproduce: "
+        "`.venv/bin/python bench/bench_e2e.py --seeded-clients "
+        f"{seed['requested']} --cap {int(seed['cap'])}`.",
+        "",
+        "| what | clients/s | load | target (issue 15) |",
+        "|---|---:|---|---|",
+    ]
+    if perf:
+        lines.append(
+            f"| Kafka `ProducerPerformance`, {perf['records']:,} × 1,200 B, acks=all | "
+            f"{fmt(perf['produce_rate'])} | {perf['produce_load']} | |"
+        )
+    lines.append(
+        f"| {n:,} golden clients published (by the benchmark, {seed['publish_seconds']:.0f} s) | "
+        f"{fmt(n / seed['publish_seconds'])} | {seed['load']} | |"
+    )
+    lines.append(
+        "| → every one assigned and in the warehouse ("
+        + (f"{secs:.0f} s" if secs is not None else f"not in {seed['cap']:.0f} s")
+        + f") | {fmt(n / secs if secs else None)} | {seed['load']} (mean "
+        f"{seed['mean_load']:.1f}) | |"
+    )
+    ra_secs = ra["seconds"]
+    lines.append(
+        "| **reassignment: ruleset change → every move in the warehouse ("
+        + (f"{ra_secs:.1f} s" if ra_secs is not None else f"not in {ra['cap']:.0f} s")
+        + f")** | {fmt(ra['clients'] / ra_secs if ra_secs else None)} | {ra['load']} | ≤ "
+        f"{TARGET_REASSIGN_1M:.0f} s: "
+        + verdict(ra_secs is not None and ra_secs <= TARGET_REASSIGN_1M)
+        + " |"
+    )
+    lines += ["", reassignment_sentence(ra)]
+    lines += [
+        "",
+        "While the clients were assigned and loaded:",
+        "",
+        *process_table(seed["processes"]),
+    ]
+    lines += ["", limit_sentence(seed["processes"], seed["lag"], seed["mean_load"])]
+    lines += ["", "During the reassignment:", "", *process_table(ra["processes"])]
+    lines += ["", limit_sentence(ra["processes"], ra["lag"], ra["mean_load"])]
     return "\n".join(lines)
 
 
@@ -841,6 +1015,7 @@ def main() -> str:
     perf_records = env_int("E2E_PERF_RECORDS", 100_000)
     keep = bool(env_int("E2E_KEEP", 0))
     instances = parse_instances(os.environ.get("E2E_INSTANCES", ""))
+    seeded_clients = env_int("E2E_SEEDED_CLIENTS", 0)
     # SIGTERM (a time limit, Ctrl-C from a wrapper) still stops the services below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="bench-e2e-", dir=os.environ.get("E2E_DIR")))
@@ -853,6 +1028,14 @@ def main() -> str:
             perf = kafka_perf(bootstrap, f"{stack.prefix}perf", perf_records)
         stack.prepare()
         stack.start()
+        if seeded_clients:
+            print(f"bench e2e: {seeded_clients:,} golden clients to rules", file=sys.stderr)
+            seed = seeded(stack, seeded_clients, cap)
+            print("bench e2e: reassignment", file=sys.stderr)
+            ra = reassignment_sampled(stack, cap)
+            return (
+                render_seeded(perf, seed, ra) + f"\n\nMachine load at the end: {load_average()}.\n"
+            )
         for service, count in instances.items():
             for _ in range(count - 1):
                 stack.add_instance(service)  # joins the group: partitions are shared out
@@ -894,6 +1077,12 @@ def cli() -> None:
         default=os.environ.get("E2E_INSTANCES", ""),
         help="more instances of a consumer that scales out, e.g. loader=2",
     )
+    parser.add_argument(
+        "--seeded-clients",
+        type=int,
+        default=env_int("E2E_SEEDED_CLIENTS", 0),
+        help="instead: this many golden clients straight to rules, then the reassignment",
+    )
     args = parser.parse_args()
     os.environ.update(
         {
@@ -904,12 +1093,18 @@ def cli() -> None:
             "E2E_PERF_RECORDS": str(args.perf_records),
             "E2E_REASSIGN": "0" if args.no_reassign else "1",
             "E2E_INSTANCES": args.instances,
+            "E2E_SEEDED_CLIENTS": str(args.seeded_clients),
         }
     )
     sys.path.insert(0, str(ROOT / "bench"))
     import run as bench_run  # bench/run.py: writes docs/benchmarks/e2e.md and assembles
 
-    bench_run.run(section_name(args.records, parse_instances(args.instances)), Path(__file__))
+    name = (
+        f"e2e_reassign_{size_tag(args.seeded_clients)}"
+        if args.seeded_clients
+        else section_name(args.records, parse_instances(args.instances))
+    )
+    bench_run.run(name, Path(__file__))
     bench_run.assemble()
 
 
