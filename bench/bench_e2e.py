@@ -1032,9 +1032,10 @@ def main() -> str:
             print(f"bench e2e: {seeded_clients:,} golden clients to rules", file=sys.stderr)
             seed = seeded(stack, seeded_clients, cap)
             print("bench e2e: reassignment", file=sys.stderr)
-            ra = reassignment_sampled(stack, cap)
+            replay = reassignment_sampled(stack, cap)
             return (
-                render_seeded(perf, seed, ra) + f"\n\nMachine load at the end: {load_average()}.\n"
+                render_seeded(perf, seed, replay)
+                + f"\n\nMachine load at the end: {load_average()}.\n"
             )
         for service, count in instances.items():
             for _ in range(count - 1):
