@@ -255,20 +255,29 @@ def caught_up(sampler: Sampler) -> bool:
     return bool(lags) and all(sum(per_topic.values()) == 0 for per_topic in lags.values())
 
 
+def start_sampler(stack: Stack) -> Sampler:
+    """CPU and RSS of every service process and the broker each second, lag every 3 s."""
+    return Sampler(
+        stack, interval=1.0, kafka_interval=3.0, extra_pids=lambda: {"broker": broker_pid(stack)}
+    ).start()
+
+
+def lag_totals(sampler: Sampler) -> list[tuple[float, dict[str, int]]]:
+    """Each lag reading as messages behind per consumer (its partitions summed)."""
+    return [(t, {k: sum(v.values()) for k, v in lags.items()}) for t, lags in sampler.lag_series]
+
+
 def throughput(stack: Stack, records: int, cap: float) -> dict[str, Any]:
     work = make_workload(records, seed=15)
     body = work.csv()
     engine = create_warehouse_engine(stack.warehouse_url)
-    sampler = Sampler(
-        stack, interval=1.0, kafka_interval=3.0, extra_pids=lambda: {"broker": broker_pid(stack)}
-    ).start()
+    sampler = start_sampler(stack)
     started = time.monotonic()
     report = stack.upload_csv(body, "bench.csv", timeout=cap)
     uploaded = time.monotonic() - started
     accepted = int(report["accepted"])
     raw_done: float | None = None
     finished: float | None = None
-    lag_points: list[tuple[float, dict[str, int]]] = []
     while time.monotonic() - started < cap:
         if raw_done is None:
             with engine.connect() as conn:
@@ -286,8 +295,7 @@ def throughput(stack: Stack, records: int, cap: float) -> dict[str, Any]:
         time.sleep(2)
     elapsed = time.monotonic() - started
     sampler.stop()
-    for t, lags in sampler.lag_series:
-        lag_points.append((t, {k: sum(v.values()) for k, v in lags.items()}))
+    lag_points = lag_totals(sampler)
     # Not finished within the cap: how far the slowest stage (dedupe) got, from its lag.
     decided = accepted - lag_points[-1][1].get("dedupe", 0) if lag_points else 0
     recon = reconcile(
@@ -598,9 +606,7 @@ def seeded(stack: Stack, clients: int, cap: float) -> dict[str, Any]:
     until every consumer is idle. The state a reassignment of that many clients starts
     from, without the hours dedupe would take to decide them first."""
     work = make_workload(clients, seed=15)
-    sampler = Sampler(
-        stack, interval=1.0, kafka_interval=3.0, extra_pids=lambda: {"broker": broker_pid(stack)}
-    ).start()
+    sampler = start_sampler(stack)
     started = time.monotonic()
     published = asyncio.run(publish_golden(stack, work.rows))
     published_in = time.monotonic() - started
@@ -616,24 +622,18 @@ def seeded(stack: Stack, clients: int, cap: float) -> dict[str, Any]:
         "load": load(),
         "mean_load": sampler.mean_load(),
         "processes": sampler.process_report(),
-        "lag": [
-            (t, {k: sum(v.values()) for k, v in lags.items()}) for t, lags in sampler.lag_series
-        ],
+        "lag": lag_totals(sampler),
     }
 
 
 def reassignment_sampled(stack: Stack, cap: float) -> dict[str, Any]:
     """`reassignment`, with each process's CPU over it."""
-    sampler = Sampler(
-        stack, interval=1.0, kafka_interval=3.0, extra_pids=lambda: {"broker": broker_pid(stack)}
-    ).start()
+    sampler = start_sampler(stack)
     ra = reassignment(stack, cap)
     sampler.stop()
     ra["processes"] = sampler.process_report()
     ra["mean_load"] = sampler.mean_load()
-    ra["lag"] = [
-        (t, {k: sum(v.values()) for k, v in lags.items()}) for t, lags in sampler.lag_series
-    ]
+    ra["lag"] = lag_totals(sampler)
     return ra
 
 
@@ -670,14 +670,7 @@ def render(
         "|---|---:|---|---|",
     ]
     if perf:
-        lines.append(
-            f"| Kafka `ProducerPerformance`, {perf['records']:,} × 1,200 B, acks=all | "
-            f"{fmt(perf['produce_rate'])} | {perf['produce_load']} | |"
-        )
-        lines.append(
-            f"| Kafka `ConsumerPerformance`, same topic | {fmt(perf['consume_rate'])} | "
-            f"{perf['consume_load']} | |"
-        )
+        lines += perf_rows(perf)
     rate = tp["rate"]
     share = (rate / perf["produce_rate"]) if (rate and perf and perf.get("produce_rate")) else None
     if rate is None:
@@ -795,6 +788,16 @@ def render(
     return "\n".join(lines)
 
 
+def perf_rows(perf: dict[str, Any]) -> list[str]:
+    """Kafka's own producer and consumer, as rows of a section's first table."""
+    return [
+        f"| Kafka `ProducerPerformance`, {perf['records']:,} × 1,200 B, acks=all | "
+        f"{fmt(perf['produce_rate'])} | {perf['produce_load']} | |",
+        f"| Kafka `ConsumerPerformance`, same topic | {fmt(perf['consume_rate'])} | "
+        f"{perf['consume_load']} | |",
+    ]
+
+
 def process_table(processes: dict[str, dict[str, float]]) -> list[str]:
     lines = [
         "CPU as % of one core: *mean* over the whole run; *busy* from the first to the last "
@@ -861,10 +864,7 @@ def render_seeded(perf: dict[str, Any] | None, seed: dict[str, Any], ra: dict[st
         "|---|---:|---|---|",
     ]
     if perf:
-        lines.append(
-            f"| Kafka `ProducerPerformance`, {perf['records']:,} × 1,200 B, acks=all | "
-            f"{fmt(perf['produce_rate'])} | {perf['produce_load']} | |"
-        )
+        lines += perf_rows(perf)
     lines.append(
         f"| {n:,} golden clients published (by the benchmark, {seed['publish_seconds']:.0f} s) | "
         f"{fmt(n / seed['publish_seconds'])} | {seed['load']} | |"
