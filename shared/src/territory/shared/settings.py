@@ -13,6 +13,7 @@ from typing import Literal, Self, TypeVar
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from territory.shared.collector import CollectorSettings
 from territory.shared.topics import Topics
 
 Environment = Literal["development", "test", "production"]
@@ -99,6 +100,7 @@ class ServiceSettings(BaseSettings):
     archive: ArchiveSettings = ArchiveSettings()
     retry: RetrySettings = RetrySettings()
     dead_letters: DeadLetterSettings = DeadLetterSettings()
+    gc: CollectorSettings = CollectorSettings()
     warehouse_url: str = Field(
         "sqlite:///var/warehouse.db",
         description="SQLAlchemy URL: sqlite (embedded default), postgresql+psycopg, snowflake.",

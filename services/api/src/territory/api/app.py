@@ -25,6 +25,7 @@ from territory.api.routes import (
 from territory.api.runtime import running
 from territory.api.settings import ApiSettings
 from territory.api.warehouse import warehouse_ready
+from territory.shared import collector
 from territory.shared.kernel import http_service, serving
 from territory.shared.log import configure_logging
 from territory.shared.ops import ReadinessCheck
@@ -100,6 +101,7 @@ def app_from_env() -> FastAPI:
 
     settings = load_settings(ApiSettings)
     configure_logging("api", level=settings.log_level, json_lines=settings.log_json)
+    collector.tune(settings.gc)
     return create_app(settings)
 
 
@@ -110,6 +112,7 @@ def main() -> None:  # pragma: no cover - process entry point
 
     settings = load_settings(ApiSettings)
     configure_logging("api", level=settings.log_level, json_lines=settings.log_json)
+    collector.tune(settings.gc)
     options = settings.api
     if options.workers > 1:
         # Several processes share the port; each builds its app (and its runtime) itself.

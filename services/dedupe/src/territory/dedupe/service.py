@@ -53,7 +53,6 @@ every partition; memory would be the cost of more (each holds the full master).
 from __future__ import annotations
 
 import asyncio
-import gc
 import hashlib
 import logging
 import time
@@ -66,6 +65,7 @@ from prometheus_client import Counter, Histogram
 
 from territory.dedupe.engine import DedupeEngine
 from territory.dedupe.settings import DedupeSettings
+from territory.shared import collector
 from territory.shared.events import (
     ClientDeduplicated,
     ClientReceived,
@@ -275,11 +275,9 @@ class DedupeService:
         async with self.lock:
             missing = self.engine.restore(last.values(), records)
         golden_clients = len(last)
+        # The kernel's last start-up step freezes the master out of the cyclic collector
+        # (a full collection over millions of objects stalled decisions).
         del records, last
-        gc.collect()
-        # The master lives as long as the process: keep it out of the cyclic collector's
-        # generations, or a full collection over millions of objects stalls decisions.
-        gc.freeze()
         self.rebuilt = True
         log.info(
             "master rebuilt",
@@ -328,6 +326,7 @@ def main() -> None:
 
     settings = load_settings(DedupeSettings)
     configure_logging(SERVICE, level=settings.log_level, json_lines=settings.log_json)
+    collector.tune(settings.gc)
     uvicorn.run(
         create_app(settings),
         host=settings.dedupe.host,

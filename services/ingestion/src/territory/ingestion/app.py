@@ -21,6 +21,7 @@ from territory.ingestion.parsing import HeaderError, RawRow
 from territory.ingestion.pipeline import BrokerUnavailable, IngestionReport
 from territory.ingestion.runtime import Runtime, running
 from territory.ingestion.settings import IngestionSettings
+from territory.shared import collector
 from territory.shared.events import FieldError, RejectReason
 from territory.shared.kernel import http_service, problem, serving
 from territory.shared.log import configure_logging
@@ -224,6 +225,7 @@ def main() -> None:  # pragma: no cover - process entry point
 
     settings = load_settings(IngestionSettings)
     configure_logging("ingestion", level=settings.log_level, json_lines=settings.log_json)
+    collector.tune(settings.gc)
     uvicorn.run(
         create_app(settings),
         host=settings.ingestion.host,

@@ -10,6 +10,7 @@ from faststream.asgi import AsgiFastStream
 
 from territory.loader.runtime import SERVICE, build_kernel, build_loader
 from territory.loader.settings import LoaderSettings
+from territory.shared import collector
 from territory.shared.log import configure_logging
 from territory.shared.ops import serve_docs
 from territory.shared.settings import load_settings
@@ -56,6 +57,7 @@ def main() -> None:  # pragma: no cover - process entry point
 
     settings = load_settings(LoaderSettings)
     configure_logging(SERVICE, level=settings.log_level, json_lines=settings.log_json)
+    collector.tune(settings.gc)
     uvicorn.run(
         create_app(settings), host=settings.loader.host, port=settings.loader.port, log_config=None
     )

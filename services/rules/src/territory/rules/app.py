@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from territory.rules.ruleset import RulesetError, loads_ruleset
 from territory.rules.service import RulesService, register
 from territory.rules.settings import RulesSettings
+from territory.shared import collector
 from territory.shared.broker import ensure_topics
 from territory.shared.kernel import ServiceKernel, http_service, serving
 from territory.shared.log import configure_logging
@@ -55,6 +56,7 @@ async def running(
     await broker.connect()
     try:
         await service.rebuild()
+        collector.settle(settings.gc)  # the rebuilt book, out of full collections
         if subscribe:
             await broker.start()
         yield service
@@ -147,6 +149,7 @@ def main() -> None:  # pragma: no cover - process entry point
 
     settings = load_settings(RulesSettings)
     configure_logging(SERVICE, level=settings.log_level, json_lines=settings.log_json)
+    collector.tune(settings.gc)
     uvicorn.run(
         create_app(settings), host=settings.rules.host, port=settings.rules.port, log_config=None
     )

@@ -50,6 +50,7 @@ from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
+from territory.shared import collector
 from territory.shared.archive import archive_from_settings
 from territory.shared.broker import (
     CONSUMER_ACK_POLICY,
@@ -298,6 +299,11 @@ class ServiceKernel:
     async def ensure_topics(self) -> None:
         await ensure_topics(self.settings.kafka)
 
+    async def settle(self) -> None:
+        """The last start-up step: what start-up built (the state rebuilt from the
+        topics included) is frozen out of the cyclic collector (`territory.shared.collector`)."""
+        collector.settle(self.settings.gc)
+
     def app(
         self,
         *,
@@ -306,8 +312,8 @@ class ServiceKernel:
         after_startup: Sequence[Callable[[], Awaitable[None]]] = (),
         on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> AsgiFastStream:
-        """The process: topics ensured, `on_startup` (state rebuilt), the consumers started,
-        `after_startup`; `/healthz`, `/readyz` (broker + `readiness`) and `/metrics`."""
+        """The process: topics ensured, `on_startup` (state rebuilt), start-up state frozen
+        out of the collector, the consumers started, `after_startup`; `/healthz`, `/readyz` (broker + `readiness`) and `/metrics`."""
         return AsgiFastStream(
             self.broker,
             asgi_routes=ops_routes(
@@ -315,7 +321,7 @@ class ServiceKernel:
                 [*readiness, ("progressing", self.progress.ready)],
                 reasons=self.progress.stalled,
             ),
-            on_startup=[self.ensure_topics, *on_startup],
+            on_startup=[self.ensure_topics, *on_startup, self.settle],
             after_startup=list(after_startup),
             on_shutdown=list(on_shutdown),
         )
