@@ -552,3 +552,89 @@ def test_an_event_with_matches_explains_every_source_record_it_lists(warehouse):
     assert {k: r["decision"] for k, r in ((r["source_key"], r) for r in matches(warehouse))} == (
         dict.fromkeys(rows, "merged")
     )
+
+
+def test_on_sqlite_every_lookup_of_a_batch_goes_through_an_index(tmp_path):
+    """The embedded warehouse has no statistics, so SQLite's planner picks indexes by rule
+    of thumb: once it walked every current assignment of the table (the `is_current`
+    index) for each chunk of clients, which made a 1M-client reassignment quadratic. Every
+    statement the writer runs on a batch of every kind is checked with EXPLAIN QUERY PLAN:
+    no table that grows with the clients is scanned, and no lookup goes through the
+    low-cardinality flag indexes. (The ruleset's own tables are read and flagged whole.)"""
+    import re
+
+    from sqlalchemy import event
+
+    from territory.shared.warehouse.engine import create_warehouse_engine
+    from territory.shared.warehouse.migrate import migrate
+
+    engine = create_warehouse_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    migrate(engine)
+    evidence = [_evidence("c1", 0.7, name=0.8)]
+    batches = [
+        [
+            received("001", minute=0, lei="5493001KJTIIGC8Y1R19", segment="Casino"),
+            received("002", "Beta Endowment", minute=0),
+            received("003", "Acme Pension", minute=0),
+            golden("c1", ["001"], minute=1),
+            golden("c2", ["002"], name="Beta Endowment", minute=1),
+            golden(
+                "c3",
+                ["003"],
+                decision=DedupeDecision.POSSIBLE_DUPLICATE,
+                evidence=evidence,
+                minute=1,
+            ),
+            assigned("c1", "na-east", "ann@example.com", minute=2),
+            assigned("c2", "na-west", "bob@example.com", minute=2),
+            conflict("multi:c1", minute=2),
+            rejected(),
+            ruleset("v1"),
+        ],
+        [
+            golden("c1", ["001", "003"], version=2, minute=3),
+            assigned("c1", "na-west", "bob@example.com", minute=4),
+            assigned("c2", "na-east", "ann@example.com", minute=4),
+            conflict("multi:c1", minute=4, resolved=True),
+        ],
+    ]
+    statements: dict[str, tuple[str, object]] = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        shape = re.sub(r"\(\?(, \?)*\)", "(?…)", statement)
+        statements.setdefault(shape, (statement, parameters[0] if executemany else parameters))
+
+    for n, batch in enumerate(batches):
+        write(engine, batch, batch_id=f"b{n}")
+    event.remove(engine, "before_cursor_execute", capture)
+
+    flag_indexes = {
+        ix.name
+        for t in s.metadata.sorted_tables
+        for ix in t.indexes
+        if ix.columns[0].name in {"is_current", "retired", "status", "resolved"}
+    }
+    assert "ix_assignments_fact_is_current_territory_id" in flag_indexes
+    ruleset_sized = re.compile(r"\b(ruleset_versions|territory_dim|advisor_dim)\b")
+    bad = {}
+    checked = 0
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        for statement, parameters in statements.values():
+            if not statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+                continue
+            checked += 1
+            steps = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters)]
+            wrong = [
+                step
+                for step in steps
+                if (
+                    re.match(r"SCAN (?!\(|anon_|CONSTANT)", step) and not ruleset_sized.search(step)
+                )
+                or any(f"INDEX {name} " in step for name in flag_indexes)
+            ]
+            if wrong:
+                bad[statement[:160]] = wrong
+    assert checked >= 10
+    assert bad == {}, "\n".join(f"{k}\n    {v}" for k, v in bad.items())

@@ -22,12 +22,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy import (
     Connection,
     Engine,
+    Row,
     case,
     delete,
     func,
@@ -456,9 +458,13 @@ class WarehouseWriter:
         """Copy each client's current assignment onto CLIENT_DIM (the dashboard filters)."""
         af, cd = s.assignments_fact, s.client_dim
         for chunk in chunks(client_ids):
+            # Current = the open interval (`effective_to` NULL, set with `is_current` by
+            # `_load_assignments`). Not `is_current`: SQLite's planner took its index and
+            # walked every current row of the table for each chunk (a 1M-client
+            # reassignment spent most of its time there); this keeps it on client_id.
             cur = (
                 select(af.c.client_id, af.c.territory_id, af.c.advisor_email, af.c.tier)
-                .where(af.c.is_current.is_(True), af.c.client_id.in_(chunk))
+                .where(af.c.client_id.in_(chunk), af.c.effective_to.is_(None))
                 .subquery()
             )
             conn.execute(
@@ -552,10 +558,7 @@ class WarehouseWriter:
         t = s.dedupe_review
         superseded: list[str] = []
         for chunk in chunks(sorted({c for c, _ in newest}), 500):
-            stmt = select(t.c.event_id, t.c.client_id, t.c.source_key, t.c.occurred_at).where(
-                t.c.status == "open", t.c.client_id.in_(chunk)
-            )
-            for open_item in conn.execute(stmt):
+            for open_item in _open_reviews(conn, chunk):
                 pair = (open_item.client_id, open_item.source_key)
                 candidate = newest.get(pair)
                 if candidate is None or open_item.event_id == candidate["event_id"]:
@@ -578,10 +581,7 @@ class WarehouseWriter:
         newest = {e.payload.client_id: e for e in accepted}
         closed: list[str] = []
         for chunk in chunks(sorted(newest), 500):
-            stmt = select(t.c.event_id, t.c.client_id, t.c.source_key, t.c.occurred_at).where(
-                t.c.status == "open", t.c.client_id.in_(chunk)
-            )
-            for item in conn.execute(stmt):
+            for item in _open_reviews(conn, chunk):
                 e = newest[item.client_id]
                 golden = e.payload
                 if _aware(item.occurred_at) > _aware(e.occurred_at):
@@ -600,6 +600,19 @@ class WarehouseWriter:
                 .where(t.c.client_id.in_(command.payload.client_ids), t.c.status == "open")
                 .values(status=REVIEW_STATUS[command.payload.action])
             )
+
+
+def _open_reviews(conn: Connection, client_ids: Sequence[str]) -> list[Row[Any]]:
+    """The open review items of these clients. Selected by client and filtered on status
+    here: with `status = 'open'` in SQL, SQLite's planner took the status index and walked
+    every open item of the queue for each chunk of clients."""
+    t = s.dedupe_review
+    stmt = select(t.c.event_id, t.c.client_id, t.c.source_key, t.c.occurred_at, t.c.status)
+    return [
+        row
+        for row in conn.execute(stmt.where(t.c.client_id.in_(client_ids)))
+        if row.status == "open"
+    ]
 
 
 def _aware(value: datetime) -> datetime:
