@@ -802,14 +802,17 @@ def process_table(processes: dict[str, dict[str, float]]) -> list[str]:
     lines = [
         "CPU as % of one core: *mean* over the whole run; *busy* from the first to the last "
         "10 s window in which the process worked (above 10%), so its idle start and tail are "
-        "left out and its waits inside are kept; *peak* the busiest 10 s window.",
+        "left out and its waits inside are kept; *peak* the busiest 10 s window; *GC s* the part "
+        "of its CPU time spent in Python's cyclic garbage collector (`territory_gc_seconds_total`; "
+        "— for the broker, a JVM).",
         "",
-        "| process | CPU s | mean % | busy % | peak 10 s % | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| process | CPU s | GC s | mean % | busy % | peak 10 s % | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, p in processes.items():
+        gc = f"{p['gc_seconds']:.1f}" if "gc_seconds" in p else "—"
         lines.append(
-            f"| {name} | {p['cpu_seconds']:.1f} | {p['cpu_percent_mean']:.0f} | "
+            f"| {name} | {p['cpu_seconds']:.1f} | {gc} | {p['cpu_percent_mean']:.0f} | "
             f"{p['cpu_percent_busy']:.0f} | {p['cpu_percent_peak']:.0f} | {p['peak_rss_mb']:.0f} |"
         )
     return lines

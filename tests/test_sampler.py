@@ -37,3 +37,40 @@ def test_waits_inside_the_busy_span_count_against_it() -> None:
 def test_a_process_that_never_worked_is_idle() -> None:
     assert stats((40, 0.02)).busy_percent() == 0.0
     assert ProcStats().peak_percent() == 0.0
+
+
+class FakeInstance:
+    """What the sampler reads of a service instance: alive, and its /metrics."""
+
+    def __init__(self, *seconds: float) -> None:
+        self.readings = list(seconds)
+
+    def alive(self) -> bool:
+        return True
+
+    def metrics(self) -> dict[str, float]:
+        gc = self.readings.pop(0)
+        return {
+            'territory_gc_seconds_total{generation="0"}': gc / 2,
+            'territory_gc_seconds_total{generation="2"}': gc / 2,
+            "process_cpu_seconds_total": 99.0,
+        }
+
+
+class FakeStack:
+    def __init__(self, **instances: FakeInstance) -> None:
+        self.instances = instances
+
+
+def test_gc_time_is_the_run_s_share_and_a_restarted_process_counts_from_zero() -> None:
+    from harness.sampler import Sampler
+
+    stack = FakeStack(rules=FakeInstance(4.0, 10.0), loader=FakeInstance(8.0, 3.0))
+    sampler = Sampler(stack)
+    sampler.gc_at_start = sampler.gc_seconds()
+    sampler.gc_at_stop = sampler.gc_seconds()
+    sampler.procs = {name: stats((10, 0.5)) for name in ("rules", "loader", "broker")}
+    report = sampler.process_report()
+    assert report["rules"]["gc_seconds"] == 6.0  # every generation, from start to stop
+    assert report["loader"]["gc_seconds"] == 3.0  # restarted (kill -9): its counter is new
+    assert "gc_seconds" not in report["broker"]  # no /metrics of ours: a JVM

@@ -127,8 +127,11 @@ class Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.errors: list[str] = []
+        self.gc_at_start: dict[str, float] = {}
+        self.gc_at_stop: dict[str, float] = {}
 
     def start(self) -> Sampler:
+        self.gc_at_start = self.gc_seconds()
         self.started = time.monotonic()
         self._thread.start()
         return self
@@ -137,6 +140,22 @@ class Sampler:
         self._stop.set()
         self._thread.join(timeout=30)
         self.stopped = time.monotonic()
+        self.gc_at_stop = self.gc_seconds()
+
+    def gc_seconds(self) -> dict[str, float]:
+        """Each service instance's time in Python's cyclic collector so far
+        (`territory_gc_seconds_total`, every generation; absent when /metrics does not
+        answer)."""
+        instances = getattr(self.stack, "instances", {})
+        out: dict[str, float] = {}
+        for name, instance in instances.items():
+            if not instance.alive():
+                continue
+            samples = instance.metrics()
+            gc = [v for k, v in samples.items() if k.startswith("territory_gc_seconds_total{")]
+            if gc:
+                out[name] = sum(gc)
+        return out
 
     def pids(self) -> dict[str, int]:
         pids: dict[str, int] = dict(self.stack.pids())
@@ -192,9 +211,15 @@ class Sampler:
                 "cpu_percent_busy": s.busy_percent(),
                 "cpu_percent_peak": s.peak_percent(),
                 "peak_rss_mb": round(s.peak_rss / 2**20, 1),
+                **({"gc_seconds": self._gc_delta(name)} if name in self.gc_at_stop else {}),
             }
             for name, s in sorted(self.procs.items())
         }
+
+    def _gc_delta(self, name: str) -> float:
+        end, start = self.gc_at_stop[name], self.gc_at_start.get(name, 0.0)
+        # A counter lower than at the start belongs to a restarted process: all of it is new.
+        return round(end - start if end >= start else end, 1)
 
     def peak_lag(self) -> dict[str, int]:
         """The highest total lag each consumer service had during the run."""
