@@ -17,12 +17,15 @@ finish in time is reported as MISSED, never waited for.
                                         # the 1M-client reassignment (e2e_reassign_1m):
                                         # golden clients straight to rules, then the
                                         # ruleset change; dedupe is skipped, ~40 min
+    python bench/bench_e2e.py --gc-ab                   # the pipeline with CPython's garbage
+                                        # collector settings, then with ours (e2e_gc_100k)
 
 Environment (what `make bench` uses): E2E_RECORDS (100000), E2E_CAP_SECONDS (1800),
 E2E_LATENCY_RATE (1000), E2E_LATENCY_RECORDS (5000), E2E_PERF_RECORDS (100000),
 E2E_REASSIGN (1), E2E_KEEP (0: delete the run's files), E2E_INSTANCES ("": one of each;
 `loader=2` starts a second loader in its group, the consumer that scales out),
-E2E_SEEDED_CLIENTS (0: the pipeline from the CSV; N: the reassignment of N clients).
+E2E_SEEDED_CLIENTS (0: the pipeline from the CSV; N: the reassignment of N clients),
+E2E_GC_AB (0; 1: the collector A/B).
 """
 
 from __future__ import annotations
@@ -1010,6 +1013,113 @@ def limit_sentence(
     return text + "."
 
 
+# CPython's own collector settings, the baseline of the collector A/B (`--gc-ab`).
+CPYTHON_GC = {
+    "TERRITORY_GC__THRESHOLD": "[700, 10, 10]",
+    "TERRITORY_GC__FREEZE_AFTER_START": "false",
+}
+
+
+def gc_ab(workdir: Path, bootstrap: str, records: int, cap: float) -> dict[str, dict[str, Any]]:
+    """The same pipeline run twice on fresh stacks, one after the other: every service with
+    CPython's collector settings, then with the project's (`territory.shared.collector`)."""
+    runs: dict[str, dict[str, Any]] = {}
+    for label, env in (("CPython defaults", CPYTHON_GC), ("tuned", {})):
+        stack = Stack(workdir / label.replace(" ", "-"), bootstrap=bootstrap, env=env)
+        try:
+            stack.prepare()
+            stack.start()
+            print(f"bench e2e: {records:,} records, collector {label}", file=sys.stderr)
+            runs[label] = throughput(stack, records, cap)
+        finally:
+            stack.stop()
+    return runs
+
+
+def render_gc_ab(runs: dict[str, dict[str, Any]]) -> str:
+    base, tuned = runs["CPython defaults"], runs["tuned"]
+    n = base["records"]
+
+    def per_record(tp: dict[str, Any], name: str) -> float | None:
+        p = tp["processes"].get(name)
+        return 1000 * p["cpu_seconds"] / max(tp["decided"], 1) if p else None
+
+    def row(what: str, a: float | None, b: float | None, digits: int, better: str) -> str:
+        ratio = f"{(b / a if better == 'higher' else a / b):.2f}×" if a and b else "—"
+        return f"| {what} | {fmt_num(a, digits)} | {fmt_num(b, digits)} | {ratio} |"
+
+    lines = [
+        f"## The cyclic garbage collector, CPython defaults beside tuned ({n:,} records, end to end)",
+        "",
+        "`bench/bench_e2e.py --gc-ab`: the pipeline of \"End to end\" (CSV upload → warehouse), run twice "
+        "on fresh stacks one after the other on the same broker: first every service with "
+        "CPython's collector settings (thresholds 700, 10, 10; nothing frozen: "
+        "`TERRITORY_GC__THRESHOLD=[700,10,10] TERRITORY_GC__FREEZE_AFTER_START=false`), then "
+        "with the project's (`territory.shared.collector`: 50,000, 20, 20 and the start-up "
+        "state frozen). *ratio*: how many times better the tuned run is. CPU and GC per "
+        "record: each process's CPU time (or its time in the collector) ÷ the records decided.",
+        "",
+        "| what | CPython defaults | tuned | ratio |",
+        "|---|---:|---:|---:|",
+        row("end to end, records/s", base["rate"], tuned["rate"], 0, "higher"),
+    ]
+    names = sorted(
+        {k for tp in runs.values() for k, p in tp["processes"].items() if "gc_seconds" in p}
+    )
+    for name in names:
+        if (base["processes"][name]["cpu_seconds"] or 0) < 1:
+            continue  # idle through the run (the API, say)
+        lines.append(
+            row(
+                f"{name}: CPU ms per record",
+                per_record(base, name),
+                per_record(tuned, name),
+                3,
+                "lower",
+            )
+        )
+    for name in names:
+        if (base["processes"][name]["cpu_seconds"] or 0) < 1:
+            continue
+        a = base["processes"][name]["gc_seconds"]
+        b = tuned["processes"][name]["gc_seconds"]
+        lines.append(
+            f"| {name}: seconds in the collector (share of its CPU) | "
+            f"{a:.1f} ({100 * a / max(base['processes'][name]['cpu_seconds'], 1e-9):.0f}%) | "
+            f"{b:.1f} ({100 * b / max(tuned['processes'][name]['cpu_seconds'], 1e-9):.0f}%) | |"
+        )
+    total = {
+        label: sum(p["cpu_seconds"] for p in tp["processes"].values())
+        * 1000
+        / max(tp["decided"], 1)
+        for label, tp in runs.items()
+    }
+    lines.append(
+        row(
+            "all processes: CPU ms per record",
+            total["CPython defaults"],
+            total["tuned"],
+            3,
+            "lower",
+        )
+    )
+    lines += [
+        "",
+        f"Load: {base['load']} (defaults, mean {base['mean_load']:.1f}), "
+        f"{tuned['load']} (tuned, mean {tuned['mean_load']:.1f}).",
+    ]
+    for label, tp in runs.items():
+        if tp["seconds"] is None:
+            lines.append(f"The {label} run did not finish in {tp['cap']:.0f} s: **MISSED**.")
+        if tp["problems"]:
+            lines.append(f"Reconciliation problems ({label}): " + "; ".join(tp["problems"]))
+    return "\n".join(lines)
+
+
+def fmt_num(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
 def main() -> str:
     records = env_int("E2E_RECORDS", DEFAULT_RECORDS)
     cap = float(env_int("E2E_CAP_SECONDS", 1800))
@@ -1023,6 +1133,13 @@ def main() -> str:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="bench-e2e-", dir=os.environ.get("E2E_DIR")))
     bootstrap = os.environ.get("TERRITORY_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    if env_int("E2E_GC_AB", 0):
+        try:
+            runs = gc_ab(workdir, bootstrap, records, cap)
+            return render_gc_ab(runs) + f"\n\nMachine load at the end: {load_average()}.\n"
+        finally:
+            if not keep:
+                shutil.rmtree(workdir, ignore_errors=True)
     stack = Stack(workdir / "stack", bootstrap=bootstrap)
     perf = None
     try:
@@ -1087,6 +1204,12 @@ def cli() -> None:
         default=env_int("E2E_SEEDED_CLIENTS", 0),
         help="instead: this many golden clients straight to rules, then the reassignment",
     )
+    parser.add_argument(
+        "--gc-ab",
+        action="store_true",
+        default=bool(env_int("E2E_GC_AB", 0)),
+        help="instead: the pipeline with CPython's collector settings, then with ours",
+    )
     args = parser.parse_args()
     os.environ.update(
         {
@@ -1098,13 +1221,16 @@ def cli() -> None:
             "E2E_REASSIGN": "0" if args.no_reassign else "1",
             "E2E_INSTANCES": args.instances,
             "E2E_SEEDED_CLIENTS": str(args.seeded_clients),
+            "E2E_GC_AB": "1" if args.gc_ab else "0",
         }
     )
     sys.path.insert(0, str(ROOT / "bench"))
     import run as bench_run  # bench/run.py: writes docs/benchmarks/e2e.md and assembles
 
     name = (
-        f"e2e_reassign_{size_tag(args.seeded_clients)}"
+        f"e2e_gc_{size_tag(args.records)}"
+        if args.gc_ab
+        else f"e2e_reassign_{size_tag(args.seeded_clients)}"
         if args.seeded_clients
         else section_name(args.records, parse_instances(args.instances))
     )
