@@ -141,7 +141,8 @@ class ServiceProcess:
     def metrics(self) -> dict[str, float]:
         """`/metrics` parsed into {'name{labels}': value} (empty when it does not answer)."""
         try:
-            text = httpx.get(f"{self.url}/metrics", timeout=5).text
+            # FastAPI mounts it at /metrics/ (a redirect from /metrics).
+            text = httpx.get(f"{self.url}/metrics", timeout=5, follow_redirects=True).text
         except httpx.HTTPError:
             return {}
         return parse_prometheus(text)
