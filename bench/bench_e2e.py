@@ -1051,7 +1051,7 @@ def render_gc_ab(runs: dict[str, dict[str, Any]]) -> str:
     lines = [
         f"## The cyclic garbage collector, CPython defaults beside tuned ({n:,} records, end to end)",
         "",
-        "`bench/bench_e2e.py --gc-ab`: the pipeline of \"End to end\" (CSV upload → warehouse), run twice "
+        '`bench/bench_e2e.py --gc-ab`: the pipeline of "End to end" (CSV upload → warehouse), run twice '
         "on fresh stacks one after the other on the same broker: first every service with "
         "CPython's collector settings (thresholds 700, 10, 10; nothing frozen: "
         "`TERRITORY_GC__THRESHOLD=[700,10,10] TERRITORY_GC__FREEZE_AFTER_START=false`), then "

@@ -42,9 +42,9 @@ GC_SECONDS = Counter(
 class CollectorSettings(BaseModel):
     threshold: tuple[int, int, int] = Field(
         (50_000, 20, 20),
-        description="gc.set_threshold: allocations before a young collection, then young "
-        "collections per middle one, middle ones per full one (CPython's default is "
-        "700, 10, 10).",
+        description="gc.set_threshold, as a JSON list (`[50000, 20, 20]`): allocations "
+        "before a young collection, then young collections per middle one, middle ones per "
+        "full one (CPython's default is 700, 10, 10).",
     )
     freeze_after_start: bool = Field(
         True,
