@@ -51,7 +51,12 @@ async function visit(page, role, name, path, { shot } = {}) {
 }
 
 async function signIn(browser, role, regions) {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: "light" });
+  // Reduced motion: charts drawn at once, so a screenshot shows them finished, not mid-animation.
+  const context = await browser.newContext({
+    viewport: { width: 1440, height: 900 },
+    colorScheme: "light",
+    reducedMotion: "reduce",
+  });
   const page = await context.newPage();
   page.on("pageerror", (e) => result.checks.push({ ok: false, what: `page error: ${e.message}` }));
   await page.goto(BASE + "/sign-in");

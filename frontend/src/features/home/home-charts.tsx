@@ -1,4 +1,5 @@
 import { Bar, BarChart, CartesianGrid, Cell, Pie, PieChart, ResponsiveContainer, Tooltip, XAxis, YAxis, Area, AreaChart, Legend } from "recharts";
+import { useReducedMotion } from "@/lib/motion";
 import { formatDay } from "@/lib/format";
 import type { DayPoint, Slice } from "./chart-data";
 
@@ -12,6 +13,7 @@ const tooltipStyle = {
 };
 
 export function TrendChart({ series }: { series: DayPoint[] }) {
+  const animate = !useReducedMotion();
   return (
     <ResponsiveContainer width="100%" height={240}>
       <AreaChart data={series} margin={{ left: -16, right: 8, top: 8 }}>
@@ -25,13 +27,14 @@ export function TrendChart({ series }: { series: DayPoint[] }) {
         <XAxis dataKey="day" tickFormatter={formatDay} tick={{ fontSize: 11, fill: "var(--muted-foreground)" }} minTickGap={24} />
         <YAxis allowDecimals={false} tick={{ fontSize: 11, fill: "var(--muted-foreground)" }} />
         <Tooltip contentStyle={tooltipStyle} labelFormatter={(d) => formatDay(String(d))} />
-        <Area type="monotone" dataKey="changes" name="Assignment changes" stroke="var(--chart-1)" fill="url(#trend)" strokeWidth={2} />
+        <Area isAnimationActive={animate} type="monotone" dataKey="changes" name="Assignment changes" stroke="var(--chart-1)" fill="url(#trend)" strokeWidth={2} />
       </AreaChart>
     </ResponsiveContainer>
   );
 }
 
 export function DistributionChart({ slices }: { slices: Slice[] }) {
+  const animate = !useReducedMotion();
   return (
     <ResponsiveContainer width="100%" height={Math.max(180, slices.length * 34)}>
       <BarChart data={slices} layout="vertical" margin={{ left: 8, right: 16 }}>
@@ -39,17 +42,18 @@ export function DistributionChart({ slices }: { slices: Slice[] }) {
         <XAxis type="number" allowDecimals={false} tick={{ fontSize: 11, fill: "var(--muted-foreground)" }} />
         <YAxis type="category" dataKey="name" width={220} interval={0} tick={{ fontSize: 12, fill: "var(--muted-foreground)" }} />
         <Tooltip contentStyle={tooltipStyle} cursor={{ fill: "var(--muted)" }} />
-        <Bar dataKey="clients" name="Clients" fill="var(--chart-2)" radius={[0, 4, 4, 0]} barSize={18} />
+        <Bar isAnimationActive={animate} dataKey="clients" name="Clients" fill="var(--chart-2)" radius={[0, 4, 4, 0]} barSize={18} />
       </BarChart>
     </ResponsiveContainer>
   );
 }
 
 export function RegionChart({ slices }: { slices: Slice[] }) {
+  const animate = !useReducedMotion();
   return (
     <ResponsiveContainer width="100%" height={240}>
       <PieChart>
-        <Pie data={slices} dataKey="clients" nameKey="name" innerRadius={55} outerRadius={85} paddingAngle={2}>
+        <Pie isAnimationActive={animate} data={slices} dataKey="clients" nameKey="name" innerRadius={55} outerRadius={85} paddingAngle={2}>
           {slices.map((s, i) => (
             <Cell key={s.name} fill={COLORS[i % COLORS.length]} />
           ))}
