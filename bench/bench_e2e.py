@@ -1063,12 +1063,13 @@ def render_gc_ab(runs: dict[str, dict[str, Any]]) -> str:
         "|---|---:|---:|---:|",
         row("end to end, records/s", base["rate"], tuned["rate"], 0, "higher"),
     ]
-    names = sorted(
-        {k for tp in runs.values() for k, p in tp["processes"].items() if "gc_seconds" in p}
+    # The services that report their collector time and worked (not idle, like the API).
+    busy = sorted(
+        name
+        for name, p in base["processes"].items()
+        if "gc_seconds" in p and (p["cpu_seconds"] or 0) >= 1
     )
-    for name in names:
-        if (base["processes"][name]["cpu_seconds"] or 0) < 1:
-            continue  # idle through the run (the API, say)
+    for name in busy:
         lines.append(
             row(
                 f"{name}: CPU ms per record",
@@ -1078,15 +1079,15 @@ def render_gc_ab(runs: dict[str, dict[str, Any]]) -> str:
                 "lower",
             )
         )
-    for name in names:
-        if (base["processes"][name]["cpu_seconds"] or 0) < 1:
-            continue
-        a = base["processes"][name]["gc_seconds"]
-        b = tuned["processes"][name]["gc_seconds"]
+    for name in busy:
+        cells = []
+        for tp in (base, tuned):
+            p = tp["processes"][name]
+            cells.append(
+                f"{p['gc_seconds']:.1f} ({100 * p['gc_seconds'] / max(p['cpu_seconds'], 1e-9):.0f}%)"
+            )
         lines.append(
-            f"| {name}: seconds in the collector (share of its CPU) | "
-            f"{a:.1f} ({100 * a / max(base['processes'][name]['cpu_seconds'], 1e-9):.0f}%) | "
-            f"{b:.1f} ({100 * b / max(tuned['processes'][name]['cpu_seconds'], 1e-9):.0f}%) | |"
+            f"| {name}: seconds in the collector (share of its CPU) | {' | '.join(cells)} | |"
         )
     total = {
         label: sum(p["cpu_seconds"] for p in tp["processes"].values())

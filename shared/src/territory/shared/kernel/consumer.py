@@ -313,7 +313,8 @@ class ServiceKernel:
         on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> AsgiFastStream:
         """The process: topics ensured, `on_startup` (state rebuilt), start-up state frozen
-        out of the collector, the consumers started, `after_startup`; `/healthz`, `/readyz` (broker + `readiness`) and `/metrics`."""
+        out of the collector, the consumers started, `after_startup`; `/healthz`, `/readyz`
+        (broker + `readiness`) and `/metrics`."""
         return AsgiFastStream(
             self.broker,
             asgi_routes=ops_routes(
