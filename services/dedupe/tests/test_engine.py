@@ -222,7 +222,7 @@ def test_restore_rebuilds_the_master_without_re_emitting():
     for record in records:
         by_key.setdefault(record.source_key, []).append(record)
     restored = DedupeEngine()
-    assert restored.restore(emitted.values(), by_key) == []
+    assert restored.restore(emitted.values(), by_key).missing == []
     for record in records:  # redelivered after a crash
         restored.on_record(record)
     assert restored.drain() == []
@@ -312,7 +312,7 @@ def test_a_reused_source_key_is_flagged_not_taken_as_an_update():
     missing = restored.restore(
         [held, updated], {"salesforce:1": [old, new, new.model_copy(update={"updated_at": at(3)})]}
     )
-    assert missing == []
+    assert missing.missing == []
     assert restored.goldens[first.client_id].members == {"salesforce:1"}
     assert restored.reused["salesforce:1"] in restored.goldens[placement.client_id].members
 

@@ -155,3 +155,64 @@ async def test_malformed_records_on_every_rebuilt_topic_do_not_stop_the_rebuild(
     await service.rebuild()
     assert await service.ready()
     assert {t: skipped(t) - before[t] for t in topics} == dict.fromkeys(topics, 4)
+
+
+async def test_a_batch_torn_by_a_crash_is_repaired_when_the_service_starts(kafka_settings):
+    """On the topic: a merge's survivor without the two retirements its batch also emitted
+    (the process died between the acknowledgements). The group's offsets are past every
+    record, so nothing is consumed: the start-up itself publishes what was lost."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from territory.dedupe.engine import DedupeEngine
+    from territory.shared.broker import ensure_topics
+    from territory.shared.events import ClientDeduplicated
+
+    web = make_record("hubspot", "1", name="Cedar Energy Inc.", website="cedar.ca", country="CA")
+    place = make_record("dynamics", "2", name="Cedar Enrgy Inc", **ADDRESS)
+    bridge = make_record("salesforce", "3", name="Cedar Energy Inc", website="cedar.ca", **ADDRESS)
+    engine = DedupeEngine()
+    published = []
+    for record in (web, place, bridge):
+        engine.on_record(record)
+        published.append(engine.drain())
+    survivor = golden_id("salesforce:3")
+    torn = [*published[0], *published[1], *(g for g in published[2] if g.client_id == survivor)]
+    settings = DedupeSettings(
+        kafka=kafka_settings,
+        dedupe=DedupeOptions(group_id=f"{kafka_settings.topic_prefix}dedupe"),
+    )
+    await ensure_topics(kafka_settings)
+    await _publish(kafka_settings, [web, place, bridge])
+    broker = make_broker(kafka_settings, client_id="test-upstream")
+    await broker.connect()
+    try:
+        publisher = EventPublisher(broker, kafka_settings.topics)
+        for golden in torn:
+            await publisher.publish(ClientDeduplicated(producer="dedupe", payload=golden))
+    finally:
+        await broker.stop()
+    group = AIOKafkaConsumer(
+        bootstrap_servers=kafka_settings.bootstrap_servers,
+        group_id=settings.dedupe.group_id,
+        enable_auto_commit=False,
+    )
+    await group.start()
+    try:
+        topic = kafka_settings.topics.client_received
+        await group._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in group.partitions_for_topic(topic) or ()]
+        group.assign(partitions)
+        ends = await group.end_offsets(partitions)
+        await group.commit(dict(ends.items()))
+    finally:
+        await group.stop()
+    service = DedupeService(settings)
+    await service.start()
+    try:
+        events = await _count_settled(kafka_settings, len(torn) + 2)
+    finally:
+        await service.stop()
+    assert len(events) == len(torn) + 2
+    repairs = [e["payload"] for e in events if e["payload"]["retired"]]
+    assert {r["client_id"] for r in repairs} == {golden_id("hubspot:1"), golden_id("dynamics:2")}
+    assert {r["evidence"][0]["candidate_client_id"] for r in repairs} == {survivor}

@@ -10,10 +10,11 @@ off get a deterministic new one).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 
 from territory.dedupe.clustering import Clustering
-from territory.dedupe.master import MANUAL, golden_id
+from territory.dedupe.master import MANUAL, Restored, golden_id
 from territory.shared.events import (
     ClientRecord,
     DedupeCommand,
@@ -25,14 +26,19 @@ from territory.shared.events import (
 
 class Commands(Clustering):
     def restore(
-        self, last_events: Iterable[GoldenClient], records: Mapping[str, list[ClientRecord]]
-    ) -> list[str]:
+        self,
+        last_events: Iterable[GoldenClient],
+        records: Mapping[str, list[ClientRecord]],
+        *,
+        emitted_at: Mapping[str, datetime] | None = None,
+        listed: Collection[str] = (),
+    ) -> Restored:
         """The master from the topics (`Master.restore`), then the constraints the events
         carry: a reviewer's decision is in its clients' evidence (`manual`, sticky), and a
         golden id that is not its anchor's (a decision, or a client emitted before ids
         were chosen by anchor) is pinned, so restarting changes no id."""
         events = list(last_events)
-        missing = super().restore(events, records)
+        restored = super().restore(events, records, emitted_at=emitted_at, listed=listed)
         splits: list[tuple[str, str]] = []
         for event in events:
             golden = self.goldens[event.client_id]
@@ -49,7 +55,7 @@ class Commands(Clustering):
             there = self.goldens.get(other)
             if there is not None and there.members:
                 self._keep_apart(self.goldens[one].members, there.members)
-        return missing
+        return restored
 
     def on_command(self, command: DedupeCommand) -> list[str]:
         """Apply a reviewer's merge or split; returns the golden ids it changed."""

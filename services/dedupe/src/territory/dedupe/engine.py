@@ -34,6 +34,8 @@ point at it is rendered again, and re-emitted if its parent changed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 
 from territory.dedupe.commands import Commands
 from territory.dedupe.knowledge import generic_words
@@ -43,6 +45,7 @@ from territory.dedupe.master import (
     Golden,
     Member,
     Placement,
+    Restored,
     fingerprint,
     golden_id,
     reused_member_key,
@@ -53,6 +56,7 @@ from territory.dedupe.scoring import Comparison
 from territory.shared.events import (
     ClientRecord,
     DedupeDecision,
+    GoldenClient,
     SourceRecordRef,
 )
 
@@ -203,6 +207,41 @@ class DedupeEngine(Commands, Rendering):
             False,
             [(old_id, comparison)],
         )
+
+    def restore(
+        self,
+        last_events: Iterable[GoldenClient],
+        records: Mapping[str, list[ClientRecord]],
+        *,
+        emitted_at: Mapping[str, datetime] | None = None,
+        listed: Collection[str] = (),
+    ) -> Restored:
+        """The master from the topics (`Master.restore`, then the reviewers' constraints),
+        and the repair of a batch a crash tore (see `Master.restore`). What the repair
+        changed is pending: the service publishes it before it decides anything else.
+        - a golden client that lost source keys to the client emitted after it is
+          rendered again without them, or retired into that client when none is left
+          (what its lost event said: the batch merged it);
+        - a dropped source key is placed again (its latest version), as if it arrived
+          now: scored, clustered, and the golden client it lands in emitted."""
+        restored = super().restore(last_events, records, emitted_at=emitted_at, listed=listed)
+        for client_id, lost in restored.lost.items():
+            golden = self.goldens[client_id]
+            if not golden.members:
+                holders = {cid: self.goldens[cid].members for cid in set(lost.values())}
+                # The trigger of the client that took the most of its keys: the record
+                # whose batch merged them.
+                taker = min(holders, key=lambda cid: (-len(holders[cid] & set(lost)), cid))
+                self._retire(golden, set(lost), holders, self.goldens[taker].trigger)
+                self._touch(taker)
+            self._touch(client_id)
+            for key in lost:
+                for child in self.children.get(key, ()):
+                    if child in self.records:
+                        self.dirty.add(self.records[child].client_id)
+        for key in restored.dropped:
+            self.on_record(records[key][-1])
+        return restored
 
     def seed(self, record: ClientRecord, profile: Profile | None = None) -> str:
         """Add a record as its own golden client without matching (bulk-loading a master

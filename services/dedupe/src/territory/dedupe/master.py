@@ -9,7 +9,7 @@ import hashlib
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -346,6 +346,18 @@ def system_of(key: str) -> str:
     return key.split(":", 1)[0]
 
 
+@dataclass
+class Restored:
+    """What `Master.restore` read back besides the state (see there)."""
+
+    # Source keys a golden client names whose record was not found.
+    missing: list[str] = field(default_factory=list)
+    # Golden id -> {source key it lost -> the golden id that holds the key now}.
+    lost: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Source keys some event named that no live golden client holds.
+    dropped: list[str] = field(default_factory=list)
+
+
 class Master:
     """The engine's state and the bookkeeping every step shares (following merges,
     parent links, marking golden clients for rendering, restore)."""
@@ -439,17 +451,38 @@ class Master:
                     self.dirty.add(child_member.client_id)
 
     def restore(
-        self, last_events: Iterable[GoldenClient], records: Mapping[str, list[ClientRecord]]
-    ) -> list[str]:
+        self,
+        last_events: Iterable[GoldenClient],
+        records: Mapping[str, list[ClientRecord]],
+        *,
+        emitted_at: Mapping[str, datetime] | None = None,
+        listed: Collection[str] = (),
+    ) -> Restored:
         """Rebuild the master from the last event of every golden client and the source
-        records (every version read back, oldest first). Returns the source keys that a
-        golden client names but whose record was not found."""
+        records (every version read back, oldest first).
+
+        `emitted_at`: when each golden client's last event was emitted (its
+        `occurred_at`); without it, the order of `last_events`. `listed`: every source key
+        any golden client event ever named. Both serve the repair of a *torn batch*: the
+        golden clients one batch changed are published together but not atomically (one
+        partition each), so a crash can leave some of them on the topic and not the
+        others. What that leaves is found here, and `DedupeEngine.restore` repairs it
+        (`Restored`):
+        - a source key in the last events of several live golden clients, none of them
+          naming it as a reused key (`reused_source_key` evidence): a move or merge whose
+          other side was lost. The client emitted last holds it (its event is the later
+          decision); the others lose it (`Restored.lost`);
+        - a source key some event named that no live golden client holds any more
+          (`Restored.dropped`): a split or move whose receiving side was lost.
+        """
         missing: list[str] = []
         placed: dict[str, list[tuple[Golden, ClientRecord]]] = defaultdict(list)
         # A live client's evidence is rendered afresh from the links (`assess`): only a
         # retired client's is kept; a live one's is read here for a reused key's reasons.
         shown: dict[str, Sequence[MatchEvidence]] = {}
+        order: dict[str, int] = {}
         for event in last_events:
+            order[event.client_id] = len(order)
             golden = Golden(
                 client_id=event.client_id,
                 decision=event.decision,
@@ -480,10 +513,18 @@ class Master:
                     versions[-1],
                 )
                 placed[ref.source_key].append((golden, record))
+
+        def emitted(holder: tuple[Golden, ClientRecord]) -> tuple[float, int]:
+            cid = holder[0].client_id
+            stamp = emitted_at.get(cid) if emitted_at else None
+            return (stamp.timestamp() if stamp else float("-inf"), order[cid])
+
+        restored = Restored(missing=missing)
         for source_key, holders in placed.items():
+            if len(holders) > 1:
+                holders = self._untorn(source_key, holders, shown, emitted, restored)
             # A source key held by several golden clients was reused by its system: the
             # oldest incarnation keeps the plain key, later ones their `reused` member key.
-            holders.sort(key=lambda h: (h[1].updated_at is not None, h[1].updated_at))
             for n, (golden, record) in enumerate(holders):
                 key = source_key if n == 0 else reused_member_key(source_key, record)
                 profile = profile_of(record)
@@ -505,5 +546,39 @@ class Master:
                 self.records[key] = member
                 self.index.add(member.profile)
                 self._link_parent(member)
+        restored.dropped = sorted(k for k in listed if k not in placed and k in records)
         self.dirty.clear()
-        return missing
+        return restored
+
+    @staticmethod
+    def _untorn(
+        source_key: str,
+        holders: list[tuple[Golden, ClientRecord]],
+        shown: Mapping[str, Sequence[MatchEvidence]],
+        emitted: Callable[[tuple[Golden, ClientRecord]], tuple[float, int]],
+        restored: Restored,
+    ) -> list[tuple[Golden, ClientRecord]]:
+        """The holders of one source key in the order `restore` places them: its plain
+        incarnation first (of several clients holding it plainly, the one emitted last;
+        the others go to `restored.lost`), then its reused incarnations, oldest first."""
+        prefix = f"source key {source_key} "
+
+        def names_reuse(golden: Golden) -> bool:
+            return any(
+                len(e.reasons) > 1
+                and e.reasons[0] == REUSED_SOURCE_KEY
+                and e.reasons[1].startswith(prefix)
+                for e in shown[golden.client_id]
+            )
+
+        def oldest(holder: tuple[Golden, ClientRecord]) -> tuple[bool, datetime | None]:
+            return (holder[1].updated_at is not None, holder[1].updated_at)
+
+        plain = [h for h in holders if not names_reuse(h[0])]
+        reused = sorted((h for h in holders if names_reuse(h[0])), key=oldest)
+        if not plain:
+            return reused
+        plain.sort(key=emitted)
+        for golden, _ in plain[:-1]:
+            restored.lost.setdefault(golden.client_id, {})[source_key] = plain[-1][0].client_id
+        return [plain[-1], *reused]

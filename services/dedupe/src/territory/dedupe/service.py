@@ -15,6 +15,14 @@ the golden clients were published (`CONSUMER_ACK_POLICY`), so a crash in between
 message comes again; processing it again renders the same golden clients (deterministic
 ids, survivorship a function of the member set) and `pending()` emits only what differs
 from the last emitted fingerprint: a restart loses nothing and re-emits nothing.
+Torn batches: a batch's golden clients go to their own partitions and are acknowledged
+one by one, so a crash while they are in flight can leave some on the topic and not the
+others: a merge's survivor without the retirement of the client it absorbed (one source
+record then in two live clients), a split's remaining side without the new one (a record
+in none). Re-reading the batch cannot mend that (its records are in the master already,
+unchanged), so the rebuild does (`DedupeEngine.restore`: the client emitted last holds a
+record claimed twice, a record claimed by none is placed again) and `publish_repairs`
+publishes the result at start (`territory_dedupe_rebuild_repairs_total`).
 Stale versions: a record older than the version held for its source key (`updated_at`
 earlier than the held record's) changes nothing; it is counted
 (`territory_dedupe_stale_skipped_total`) and logged (rate-limited). When either side has
@@ -56,8 +64,10 @@ import asyncio
 import hashlib
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
@@ -96,6 +106,12 @@ COMMANDS = Counter(
     ["action", "outcome"],
 )
 EMITTED = Counter("territory_dedupe_golden_events_total", "Golden client events published")
+REPAIRED = Counter(
+    "territory_dedupe_rebuild_repairs_total",
+    "Source keys the rebuild found torn by a crash (a batch's golden clients published in "
+    "part): `lost` (held by a client emitted later), `dropped` (held by none)",
+    ["kind"],
+)
 STALE = Counter(
     "territory_dedupe_stale_skipped_total",
     "Records not applied: older (updated_at) than the version held for their source key",
@@ -257,14 +273,18 @@ class DedupeService:
         await self.kernel.ensure_topics()
         started = time.perf_counter()
         last: dict[str, GoldenClient] = {}
+        emitted_at: dict[str, datetime] = {}
+        listed: set[str] = set()
         topics = kafka.topics
         async for event, _ in read_events(
             kafka, topics.client_deduplicated, ClientDeduplicated, client_id=SERVICE
         ):
             golden = event.payload
+            listed.update(ref.source_key for ref in golden.source_records)
             seen = last.get(golden.client_id)
             if seen is None or golden.version >= seen.version:
                 last[golden.client_id] = golden
+                emitted_at[golden.client_id] = event.occurred_at
         records: dict[str, list[ClientRecord]] = defaultdict(list)
         async for received, _ in read_events(
             kafka, topics.client_received, ClientReceived, client_id=SERVICE
@@ -273,18 +293,23 @@ class DedupeService:
                 continue  # refused when it was consumed
             records[received.payload.source_key].append(received.payload)
         async with self.lock:
-            missing = self.engine.restore(last.values(), records)
+            restored = self.engine.restore(
+                last.values(), records, emitted_at=emitted_at, listed=listed
+            )
         golden_clients = len(last)
         # The kernel's last start-up step freezes the master out of the cyclic collector
         # (a full collection over millions of objects stalled decisions).
-        del records, last
+        del records, last, emitted_at, listed
+        REPAIRED.labels("lost").inc(sum(len(v) for v in restored.lost.values()))
+        REPAIRED.labels("dropped").inc(len(restored.dropped))
         self.rebuilt = True
         log.info(
             "master rebuilt",
             extra={
                 "golden_clients": golden_clients,
                 "source_records": len(self.engine.records),
-                "missing_records": len(missing),
+                "missing_records": len(restored.missing),
+                "torn_batch_repairs": sum(map(len, restored.lost.values())) + len(restored.dropped),
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
@@ -292,9 +317,37 @@ class DedupeService:
     async def rebuild_on_start(self) -> None:
         await asyncio.wait_for(self.rebuild(), self.settings.dedupe.rebuild_timeout_seconds)
 
+    async def publish_repairs(self) -> None:
+        """What the rebuild repaired (a batch torn by a crash: `DedupeEngine.restore`) is
+        published as soon as the service runs, under the lock the handlers take (a batch
+        decided first publishes the repairs with its own golden clients). If the broker
+        refuses, the repairs stay pending and go out with the next batch."""
+        correlation_id = str(uuid.uuid4())  # one per rebuild: the log line names it
+        async with self.lock:
+            events = self._rendered({}, correlation_id)
+            if not events:
+                return
+            try:
+                await self.kernel.publisher.publish_many(events)
+            except Exception:
+                log.exception(
+                    "repaired golden clients not published yet", extra={"count": len(events)}
+                )
+                return
+            self._emitted(events)
+        log.warning(
+            "golden clients of a batch torn by a crash published again",
+            extra={
+                "count": len(events),
+                "correlation_id": correlation_id,
+                "client_ids": [e.payload.client_id for e in events[:10]],
+            },
+        )
+
     async def start(self) -> None:
         await self.rebuild_on_start()
         await self.broker.start()
+        await self.publish_repairs()
 
     async def stop(self) -> None:
         await self.broker.stop()
@@ -304,7 +357,9 @@ class DedupeService:
 
     def app(self) -> AsgiFastStream:
         app = self.kernel.app(
-            readiness=[("master", self.ready)], on_startup=[self.rebuild_on_start]
+            readiness=[("master", self.ready)],
+            on_startup=[self.rebuild_on_start],
+            after_startup=[self.publish_repairs],
         )
         return serve_docs(app)
 
