@@ -19,13 +19,17 @@ finish in time is reported as MISSED, never waited for.
                                         # ruleset change; dedupe is skipped, ~40 min
     python bench/bench_e2e.py --gc-ab                   # the pipeline with CPython's garbage
                                         # collector settings, then with ours (e2e_gc_100k)
+    python bench/bench_e2e.py --profile                 # the pipeline with py-spy on every
+                                        # service: where the CPU goes (e2e_profile_100k);
+                                        # with --seeded-clients N, the reassignment's
+                                        # (e2e_profile_reassign_<N>)
 
 Environment (what `make bench` uses): E2E_RECORDS (100000), E2E_CAP_SECONDS (1800),
 E2E_LATENCY_RATE (1000), E2E_LATENCY_RECORDS (5000), E2E_PERF_RECORDS (100000),
 E2E_REASSIGN (1), E2E_KEEP (0: delete the run's files), E2E_INSTANCES ("": one of each;
 `loader=2` starts a second loader in its group, the consumer that scales out),
 E2E_SEEDED_CLIENTS (0: the pipeline from the CSV; N: the reassignment of N clients),
-E2E_GC_AB (0; 1: the collector A/B).
+E2E_GC_AB (0; 1: the collector A/B), E2E_PROFILE (0; 1: py-spy on every service).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))  # the black-box harness: tests/harness
 
+import spy  # noqa: E402  (bench/spy.py: py-spy on the services, for --profile)
 from harness.kafka import end_offsets, group_lag, read_all  # noqa: E402
 from harness.reconcile import reconcile, settled  # noqa: E402
 from harness.sampler import CONSUMED, Sampler, load_average  # noqa: E402
@@ -76,6 +81,8 @@ TARGET_RATE = 5_000.0
 TARGET_SHARE = 0.08
 TARGET_P99 = 1.0
 TARGET_REASSIGN_1M = 60.0
+# The services `--profile` records (the API is idle in the pipeline, the broker is Java).
+PROFILED = ("dedupe", "ingestion", "loader", "rules")
 TARGET_BULK_1M = 300.0
 DEFAULT_RECORDS = 100_000  # what `make bench` runs; other sizes get a section of their own
 
@@ -270,11 +277,19 @@ def lag_totals(sampler: Sampler) -> list[tuple[float, dict[str, int]]]:
     return [(t, {k: sum(v.values()) for k, v in lags.items()}) for t, lags in sampler.lag_series]
 
 
-def throughput(stack: Stack, records: int, cap: float) -> dict[str, Any]:
+def throughput(
+    stack: Stack, records: int, cap: float, *, profile: Path | None = None
+) -> dict[str, Any]:
+    """The CSV through the pipeline; with `profile` (a folder), py-spy records every
+    working service meanwhile (`bench/spy.py`)."""
     work = make_workload(records, seed=15)
     body = work.csv()
     engine = create_warehouse_engine(stack.warehouse_url)
     sampler = start_sampler(stack)
+    profiler = None
+    if profile is not None:
+        pids = {k: v for k, v in stack.pids().items() if k in PROFILED}
+        profiler = spy.Profiler(pids, profile).start()
     started = time.monotonic()
     report = stack.upload_csv(body, "bench.csv", timeout=cap)
     uploaded = time.monotonic() - started
@@ -297,6 +312,7 @@ def throughput(stack: Stack, records: int, cap: float) -> dict[str, Any]:
             break
         time.sleep(2)
     elapsed = time.monotonic() - started
+    profiles = profiler.stop() if profiler is not None else None
     sampler.stop()
     lag_points = lag_totals(sampler)
     # Not finished within the cap: how far the slowest stage (dedupe) got, from its lag.
@@ -328,6 +344,8 @@ def throughput(stack: Stack, records: int, cap: float) -> dict[str, Any]:
         "stage_rates": sampler.stage_rates(),
         "lag": lag_points,
         "problems": recon.problems(),
+        "profiles": profiles,
+        "profile_error": profiler.error if profiler is not None else None,
     }
 
 
@@ -629,10 +647,19 @@ def seeded(stack: Stack, clients: int, cap: float) -> dict[str, Any]:
     }
 
 
-def reassignment_sampled(stack: Stack, cap: float) -> dict[str, Any]:
-    """`reassignment`, with each process's CPU over it."""
+def reassignment_sampled(
+    stack: Stack, cap: float, *, profile: Path | None = None
+) -> dict[str, Any]:
+    """`reassignment`, with each process's CPU over it (and py-spy's view with `profile`)."""
     sampler = start_sampler(stack)
+    profiler = None
+    if profile is not None:
+        pids = {k: v for k, v in stack.pids().items() if k in PROFILED}
+        profiler = spy.Profiler(pids, profile).start()
     ra = reassignment(stack, cap)
+    if profiler is not None:
+        ra["profiles"] = profiler.stop()
+        ra["profile_error"] = profiler.error
     sampler.stop()
     ra["processes"] = sampler.process_report()
     ra["mean_load"] = sampler.mean_load()
@@ -1020,6 +1047,67 @@ CPYTHON_GC = {
 }
 
 
+def render_profile(run: dict[str, Any], *, title: str, phase: str, figure: str) -> str:
+    """A `--profile` section: what ran, its figure, then where each service's CPU went."""
+    profiles = run.get("profiles") or {}
+    lines = [
+        f"## {title}",
+        "",
+        f"`bench/bench_e2e.py --profile`: {phase}, with py-spy (`--rate 50 --nonblocking`, "
+        f"the `bench` dependency group) recording {', '.join(sorted(profiles or PROFILED))} "
+        "throughout. The recorders run on the same 2 cores, so the figure below is worse "
+        "than an unprofiled run's and is not comparable with it; the shares are what to "
+        "read. *self time in*: where the innermost frame of each sample was (native code "
+        "is charged to the Python that called it: the embedded warehouse's SQLite, which "
+        "SQLAlchemy's execute calls, shows as `sqlalchemy`; pydantic-core's Rust as "
+        "`pydantic`). *project function*: the share of the samples "
+        "that passed through it (pass-throughs such as `main` and the kernel's delivery "
+        "wrappers, nearly all of whose samples are in one function they call, left out).",
+        "",
+        f"{figure} ({run['load']}, mean {run['mean_load']:.1f}).",
+    ]
+    if run.get("profile_error"):
+        lines += ["", f"**Profile incomplete**: {run['profile_error']}"]
+    processes = run["processes"]
+    cpu = {name: processes[name]["cpu_seconds"] for name in profiles if name in processes}
+    if cpu:
+        total = sum(p["cpu_seconds"] for p in processes.values()) or 1.0
+        lines += [
+            "",
+            "| process | CPU s | share of all processes' CPU |",
+            "|---|---:|---:|",
+            *[
+                f"| {name} | {seconds:.1f} | {seconds / total:.0%} |"
+                for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])
+            ],
+        ]
+    if profiles:
+        lines += ["", spy.render(profiles)]
+    return "\n".join(lines)
+
+
+def render_profile_pipeline(tp: dict[str, Any]) -> str:
+    return render_profile(
+        tp,
+        title=f"Where the CPU goes, end to end ({tp['records']:,} records, py-spy attached)",
+        phase='the pipeline of "End to end" (CSV upload → every assignment in the warehouse)',
+        figure=f"End to end: **{fmt_num(tp['rate'], 0)} records/s** with the profiler attached "
+        f"({fmt_num(tp['seconds'], 0)} s)",
+    )
+
+
+def render_profile_reassignment(seed: dict[str, Any], ra: dict[str, Any]) -> str:
+    return render_profile(
+        ra,
+        title=f"Where the CPU goes, reassignment of {seed['clients']:,} clients (py-spy attached)",
+        phase=f'the reassignment of "Reassignment at …" ({seed["clients"]:,} seeded golden '
+        "clients; ruleset change → replay → every move in the warehouse), the profilers "
+        "attached for the replay only",
+        figure=f"Reassignment: **{fmt_num(ra['seconds'], 1)} s**, {ra['rows']:,} assignment "
+        f"rows, {ra['moved']:,} moves, with the profiler attached",
+    )
+
+
 def gc_ab(workdir: Path, bootstrap: str, records: int, cap: float) -> dict[str, dict[str, Any]]:
     """The same pipeline run twice on fresh stacks, one after the other: every service with
     CPython's collector settings, then with the project's (`territory.shared.collector`)."""
@@ -1134,6 +1222,26 @@ def main() -> str:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="bench-e2e-", dir=os.environ.get("E2E_DIR")))
     bootstrap = os.environ.get("TERRITORY_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    if env_int("E2E_PROFILE", 0):
+        stack = Stack(workdir / "stack", bootstrap=bootstrap)
+        try:
+            stack.prepare()
+            stack.start()
+            if seeded_clients:
+                print(f"bench e2e: {seeded_clients:,} golden clients to rules", file=sys.stderr)
+                seed = seeded(stack, seeded_clients, cap)
+                print("bench e2e: reassignment, py-spy attached", file=sys.stderr)
+                replay = reassignment_sampled(stack, cap, profile=workdir / "profiles")
+                body = render_profile_reassignment(seed, replay)
+            else:
+                print(f"bench e2e: {records:,} records, py-spy attached", file=sys.stderr)
+                tp = throughput(stack, records, cap, profile=workdir / "profiles")
+                body = render_profile_pipeline(tp)
+            return body + f"\n\nMachine load at the end: {load_average()}.\n"
+        finally:
+            stack.stop()
+            if not keep:
+                shutil.rmtree(workdir, ignore_errors=True)
     if env_int("E2E_GC_AB", 0):
         try:
             runs = gc_ab(workdir, bootstrap, records, cap)
@@ -1211,6 +1319,12 @@ def cli() -> None:
         default=bool(env_int("E2E_GC_AB", 0)),
         help="instead: the pipeline with CPython's collector settings, then with ours",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        default=bool(env_int("E2E_PROFILE", 0)),
+        help="instead: the pipeline with py-spy recording every service (e2e_profile_100k)",
+    )
     args = parser.parse_args()
     os.environ.update(
         {
@@ -1223,13 +1337,18 @@ def cli() -> None:
             "E2E_INSTANCES": args.instances,
             "E2E_SEEDED_CLIENTS": str(args.seeded_clients),
             "E2E_GC_AB": "1" if args.gc_ab else "0",
+            "E2E_PROFILE": "1" if args.profile else "0",
         }
     )
     sys.path.insert(0, str(ROOT / "bench"))
     import run as bench_run  # bench/run.py: writes docs/benchmarks/e2e.md and assembles
 
     name = (
-        f"e2e_gc_{size_tag(args.records)}"
+        f"e2e_profile_reassign_{size_tag(args.seeded_clients)}"
+        if args.profile and args.seeded_clients
+        else f"e2e_profile_{size_tag(args.records)}"
+        if args.profile
+        else f"e2e_gc_{size_tag(args.records)}"
         if args.gc_ab
         else f"e2e_reassign_{size_tag(args.seeded_clients)}"
         if args.seeded_clients
