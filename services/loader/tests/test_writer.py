@@ -111,6 +111,48 @@ def test_assignment_history_is_scd2_whatever_the_arrival_order(warehouse):
     assert tuple(dim) == ("na-east", "ann@example.com", "tier-1")
 
 
+def test_only_the_assignment_rows_whose_interval_changes_are_rewritten(warehouse):
+    """A reassignment ends one row per moved client: the SCD2 recomputation rewrites that
+    row, not the client's whole history (nor, on a first load, the rows inserted current)."""
+    import re
+
+    from sqlalchemy import event
+
+    rewritten: list[int] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if re.match(r'\s*UPDATE\s+(\S+\.)?"?assignments_fact\b', statement, re.I):
+            rewritten.append(cursor.rowcount)
+
+    event.listen(warehouse, "after_cursor_execute", count)
+    try:
+        first = [assigned(f"c{n}", "na-east", "ann@example.com", minute=10) for n in range(3)]
+        write(warehouse, [golden(f"c{n}", [f"00{n}"]) for n in range(3)] + first, batch_id="b1")
+        assert sum(rewritten) == 0
+        rewritten.clear()
+        moved = [assigned("c0", "na-west", "bob@example.com", minute=20, ruleset="v2")]
+        write(warehouse, moved, batch_id="b2")
+        assert sum(rewritten) == 1  # c0's first row ends; the new one was inserted current
+        rewritten.clear()
+        late = [assigned("c0", "na-pension", "cleo@example.com", minute=15)]
+        write(warehouse, late, batch_id="b3")
+        assert sum(rewritten) == 2  # the late row lands between: it and the first one end
+    finally:
+        event.remove(warehouse, "after_cursor_execute", count)
+    af = s.assignments_fact
+    with warehouse.connect() as conn:
+        history = conn.execute(
+            select(af.c.territory_id, af.c.is_current)
+            .where(af.c.client_id == "c0")
+            .order_by(af.c.effective_from)
+        ).all()
+    assert [(h.territory_id, bool(h.is_current)) for h in history] == [
+        ("na-east", False),
+        ("na-pension", False),
+        ("na-west", True),
+    ]
+
+
 def test_hierarchy_and_lineage(warehouse):
     write(
         warehouse,

@@ -444,13 +444,19 @@ class WarehouseWriter:
                 .where(af.c.client_id.in_(chunk))
                 .subquery()
             )
+            current = case((nxt.c.next_from.is_(None), True), else_=False)
             conn.execute(
                 update(af)
-                .where(af.c.event_id == nxt.c.event_id)
-                .values(
-                    effective_to=nxt.c.next_from,
-                    is_current=case((nxt.c.next_from.is_(None), True), else_=False),
+                .where(
+                    af.c.event_id == nxt.c.event_id,
+                    # Only the rows whose interval changes: a new assignment is inserted
+                    # current, so usually just the one it ends is rewritten (writing every
+                    # row of the touched clients cost the replay a rewrite of each, and its
+                    # indexes, per move).
+                    af.c.effective_to.is_distinct_from(nxt.c.next_from)
+                    | af.c.is_current.is_distinct_from(current),
                 )
+                .values(effective_to=nxt.c.next_from, is_current=current)
             )
         return set(clients)
 
