@@ -277,6 +277,21 @@ def lag_totals(sampler: Sampler) -> list[tuple[float, dict[str, int]]]:
     return [(t, {k: sum(v.values()) for k, v in lags.items()}) for t, lags in sampler.lag_series]
 
 
+def reconciliation_sentence(tp: dict[str, Any], *, label: str | None = None) -> str:
+    """The reconciliation's problems. A run stopped by its cap is reconciled while the
+    services still work, so what is in flight (records not yet decided, a batch loaded
+    in part) shows among them: said so, not to be read as a settled run's faults."""
+    which = f" ({label})" if label else ""
+    if tp["seconds"] is None:
+        head = (
+            f"Reconciliation{which} at the cap, taken while the services were still working "
+            "(work in flight shows here; a finished run's reconciliation is the one to judge)"
+        )
+    else:
+        head = f"Reconciliation problems{which}"
+    return f"{head}: " + "; ".join(tp["problems"])
+
+
 def throughput(
     stack: Stack, records: int, cap: float, *, profile: Path | None = None
 ) -> dict[str, Any]:
@@ -804,7 +819,7 @@ def render(
     if ra:
         lines += ["", reassignment_sentence(ra)]
     if tp["problems"]:
-        lines += ["", "Reconciliation problems: " + "; ".join(tp["problems"])]
+        lines += ["", reconciliation_sentence(tp)]
     lines += ["", limit_sentence(tp["processes"], tp["lag"], tp["mean_load"])]
     # Per record decided (all of them when the run finished, those dedupe got to if not).
     if rate is None:
@@ -1201,7 +1216,7 @@ def render_gc_ab(runs: dict[str, dict[str, Any]]) -> str:
         if tp["seconds"] is None:
             lines.append(f"The {label} run did not finish in {tp['cap']:.0f} s: **MISSED**.")
         if tp["problems"]:
-            lines.append(f"Reconciliation problems ({label}): " + "; ".join(tp["problems"]))
+            lines.append(reconciliation_sentence(tp, label=label))
     return "\n".join(lines)
 
 
