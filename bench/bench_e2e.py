@@ -60,7 +60,7 @@ from harness.kafka import end_offsets, group_lag, read_all  # noqa: E402
 from harness.reconcile import reconcile, settled  # noqa: E402
 from harness.sampler import CONSUMED, Sampler, load_average  # noqa: E402
 from harness.stack import Stack  # noqa: E402
-from harness.workload import make_workload  # noqa: E402
+from harness.workload import generator, make_workload  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from territory.shared.events import ClientReceived, ClientRecord  # noqa: E402
@@ -704,7 +704,9 @@ def render(
         f"## End to end (every service as a process, real broker{size})",
         "",
         f"`bench/bench_e2e.py`: {n:,} client records with realistic duplicates "
-        "(data/sample/generate.py) uploaded as one CSV → until the warehouse holds every "
+        f"(data/sample/generate.py; past {generator().SAMPLE_SCALE:,} organisations its names come from a "
+        "vocabulary that grows with the population, so distinct organisations rarely share "
+        "an exact name in one city) uploaded as one CSV → until the warehouse holds every "
         "golden client with exactly one current assignment. All five services run as "
         "`make run` starts them; the broker is the shared one. Figures beside the load "
         "average at the time (the machine is shared: other work raises it). "

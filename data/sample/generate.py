@@ -72,6 +72,42 @@ Riverside Lakeshore Highland Atlas Beacon Crescent Keystone Silverline Oakridge 
 Eastgate Stonebridge Redwood Ironwood Clearwater Brightwater Fairview Greenfield Maplewood
 Kingsbridge Whitehall Blackstone Goldcrest Starling Falconridge Windermere Ashford Belmont""".split()
 
+# The hand-written words above give every organisation of a sample-sized population a
+# readable name. Past `SAMPLE_SCALE` organisations they would give hundreds of distinct
+# organisations one exact name in one city (at 400,000: ~200 per pension-fund name, on the
+# same street), which no CRM holds and any matcher merges: a larger population draws
+# from synthetic words beside them as well, one more surname and one more place per
+# organisation past that scale. The sample and the test workloads stay as they were.
+SAMPLE_SCALE = 5_000
+_SYLLABLES = (
+    "ka lo mi ra ve to shi an el or ben dal fen gor hal is jun kor lin mar nor ost pal "
+    "quin ros sel tam ur vin wes yor zan bel cor dun ev fal har il jor kel lum mer nev "
+    "ol per rud sor tir umb val wil xan yel zor"
+).split()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    surnames: list[str]
+    places: list[str]
+
+
+def vocabulary(entities: int) -> Vocabulary:
+    """The words names are drawn from for a population of `entities` organisations."""
+    extra = max(0, entities - SAMPLE_SCALE)
+    if not extra:
+        return Vocabulary(SURNAMES, PLACES)
+    rng = random.Random(f"vocabulary:{entities}")  # its own stream: the rows' draws stay
+    taken = {w.lower() for w in (*SURNAMES, *PLACES)}
+    made: list[str] = []
+    while len(made) < 2 * extra:
+        word = "".join(rng.choices(_SYLLABLES, k=rng.choice((2, 3, 3, 4)))).capitalize()
+        if len(word) >= 5 and word.lower() not in taken:
+            taken.add(word.lower())
+            made.append(word)
+    return Vocabulary([*SURNAMES, *made[:extra]], [*PLACES, *made[extra:]])
+
+
 # country: (region, [(state, city, postal, street)])
 GEO: dict[str, list[tuple[str, str, str, str]]] = {
     "US": [
@@ -265,9 +301,9 @@ def make_lei(rng: random.Random) -> str:
     return body + mod_97_10.calc_check_digits(body)
 
 
-def base_name(rng: random.Random, segment: str, country: str) -> tuple[str, bool]:
+def base_name(rng: random.Random, segment: str, words: Vocabulary) -> tuple[str, bool]:
     """The organisation's name and whether a legal-form suffix belongs after it."""
-    s, p = rng.choice(SURNAMES), rng.choice(PLACES)
+    s, p = rng.choice(words.surnames), rng.choice(words.places)
     match segment:
         case "Pension":
             return rng.choice(
@@ -314,7 +350,7 @@ def base_name(rng: random.Random, segment: str, country: str) -> tuple[str, bool
                 [
                     f"{s} Capital Management",
                     f"{p} Asset Management",
-                    f"{s} & {rng.choice(SURNAMES)} Investments",
+                    f"{s} & {rng.choice(words.surnames)} Investments",
                     f"{p} Investment Partners",
                     f"{s} International Advisors",
                 ]
@@ -335,11 +371,11 @@ def base_name(rng: random.Random, segment: str, country: str) -> tuple[str, bool
             return rng.choice([f"{s} Family Office", f"{s} Family Holdings"]), True
 
 
-def new_org(rng: random.Random, n: int, parent: Org | None = None) -> Org:
+def new_org(rng: random.Random, n: int, words: Vocabulary, parent: Org | None = None) -> Org:
     if parent is None:
         segment = rng.choices(list(SEGMENT_WEIGHTS), weights=list(SEGMENT_WEIGHTS.values()))[0]
         country = rng.choices(list(COUNTRY_WEIGHTS), weights=list(COUNTRY_WEIGHTS.values()))[0]
-        name, legal_form = base_name(rng, segment, country)
+        name, legal_form = base_name(rng, segment, words)
     else:
         segment = parent.segment
         country = rng.choice([parent.country, *rng.sample(list(GEO), 2)])
@@ -563,17 +599,18 @@ def quarantined(rng: random.Random, row: dict[str, str]) -> tuple[dict[str, str]
 def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     rng = random.Random(seed)
     start = datetime(2025, 1, 1, tzinfo=UTC)
+    words = vocabulary(entities)
     orgs: list[Org] = []
     n = 0
     while len(orgs) < entities:
-        org = new_org(rng, n)
+        org = new_org(rng, n, words)
         n += 1
         orgs.append(org)
         if rng.random() < 0.12:  # a group with subsidiaries
             if not org.name.endswith("Holdings") and rng.random() < 0.5:
                 org.name = f"{org.name} Holdings"
             for _ in range(rng.randint(1, 4)):
-                orgs.append(new_org(rng, n, parent=org))
+                orgs.append(new_org(rng, n, words, parent=org))
                 n += 1
     rows: list[dict[str, str]] = []
     truth: list[dict[str, str]] = []
@@ -629,7 +666,7 @@ def generate(entities: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
             truth.append(dict(truth[-1]))
         if len(rows) > 10 and reuse_rng.random() < 0.005:
             # A source system reuses an old source id for a new organisation.
-            stranger = new_org(reuse_rng, len(orgs) + 100_000 + len(rows))
+            stranger = new_org(reuse_rng, len(orgs) + 100_000 + len(rows), words)
             i = reuse_rng.randrange(len(rows) - 1)
             old = rows[i]
             row = record(reuse_rng, stranger, old["source_system"], old["source_id"], True, start)
