@@ -87,6 +87,22 @@ def test_one_stem_qualified_two_ways_by_region_is_two_entities_of_a_group(one, o
     assert any("two entities of one group" in r for r in result.reasons)
 
 
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Whitehall Holdings Asia", "Whitehall Holdings Asai"),
+        ("Kowalski Holdings UK", "Kowalski Holdings UUK"),
+        ("Brennan Holdings Americas", "Brennan Holdings Maeriacs"),
+        ("Andersen Holdings Japan", "Andersen Holdings Ajpna"),
+        ("Tanaka Holdings Asia", "Tanaka HldgsAsia"),
+    ],
+)
+def test_a_mistyped_region_word_is_the_same_qualifier(one, other):
+    a = make_record(name=one, country="GB", city="London")
+    b = make_record("salesforce", "2", name=other, country="GB", city="London")
+    assert not any("two entities of one group" in r for r in score(a, b).reasons)
+
+
 def test_words_left_on_both_sides_without_a_region_are_no_qualifier():
     # FEBRL-like people and typo'd brands: other words on both sides, none a region.
     a = make_record(name="Atlas Capital Partners", country="GB", city="London")
