@@ -15,8 +15,10 @@ A parent and its subsidiary share most of their name ("Atlas Holdings" / "Atlas 
 Europe"), often their website and sometimes their address. What tells them apart is
 that one name is the other plus qualifying words: when every word of one name is found in
 the other and the other has words left over, the pair is a hierarchy, not a duplicate,
-and the `qualifier` weight pushes it far below any threshold. A known parent link between
-the two records does the same.
+and the `qualifier` weight pushes it far below any threshold. Two subsidiaries of one
+group ("Atlas Holdings Europe" / "Atlas Holdings Asia") each keep words of their own, one
+of them a region word (`_regional`): the same weight. A known parent link between the two
+records does the same.
 """
 
 from __future__ import annotations
