@@ -165,6 +165,42 @@ def test_parent_arriving_after_its_child_re_emits_the_child():
     assert out[child_id].record.parent_source_id == parent_id
 
 
+@pytest.mark.parametrize("newer", ["salesforce", "hubspot"])
+def test_members_naming_two_parents_take_the_most_recent_members(newer: str) -> None:
+    # Two records of one client name different parents: the golden client's parent is the
+    # one its most recently updated member names (whatever the order the members are held
+    # in, and however many records are unpacked to rank them).
+    engine = DedupeEngine()
+    engine.on_record(make_record("salesforce", "p", name="Atlas Holdings Ltd"))
+    engine.on_record(make_record("hubspot", "q", name="Brightwater Power Group"))
+    days = {"salesforce": 1, "hubspot": 1, newer: 9}
+    engine.on_record(
+        make_record(
+            "salesforce",
+            "c",
+            name="Cedar Energy Inc.",
+            parent_source_id="p",
+            updated_at=at(days["salesforce"]),
+            **ADDRESS,
+        )
+    )
+    engine.on_record(
+        make_record(
+            "hubspot",
+            "d",
+            name="CEDAR ENERGY INC",
+            parent_source_id="q",
+            updated_at=at(days["hubspot"]),
+            **ADDRESS,
+        )
+    )
+    out = {g.client_id: g for g in engine.drain()}
+    child = out[golden_id("salesforce:c")]
+    assert {r.source_key for r in child.source_records} == {"salesforce:c", "hubspot:d"}
+    parent = {"salesforce": "salesforce:p", "hubspot": "hubspot:q"}[newer]
+    assert child.parent_client_id == golden_id(parent)
+
+
 def test_merge_command_retires_the_absorbed_client_and_repoints_children():
     engine = DedupeEngine()
     engine.on_record(make_record("salesforce", "a", name="Cedar Energy"))

@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from territory.dedupe.engine import DedupeEngine
 from territory.dedupe.index import CandidateIndex
 from territory.dedupe.normalize import profile_of
 from territory.dedupe.report import build_report, read_records, read_truth
-from territory.shared.events import ClientRecord
+from territory.shared.events import ClientRecord, DedupeDecision
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 
@@ -88,3 +89,32 @@ def test_blocking_finds_nearly_every_true_duplicate(truth):
         found += len(wanted & candidates)
     assert total > 1000
     assert found / total >= 0.995
+
+
+def test_a_placements_decision_is_what_its_golden_clients_assessment_says():
+    # `decision_of` spares a placement the evidence `assess` scores: on the sample (review
+    # pairs, merges, reused source keys, singletons) every new record's placement carries
+    # the decision `assess` gives its client at that moment, and at the end `decision_of`
+    # agrees with `assess` on every golden client.
+    engine = DedupeEngine()
+    placed = 0
+    for row in read_records(SAMPLE / "clients.csv"):
+        try:
+            record = ClientRecord.model_validate(row)
+        except ValidationError:
+            continue
+        placement = engine.on_record(record)
+        if not placement.update and record.source_key not in engine.reused:
+            golden = engine.goldens[placement.client_id]
+            assert placement.decision is engine.assess(golden)[0]
+            placed += 1
+    engine.drain()
+    assert placed > 3_000
+    live = [g for g in engine.goldens.values() if g.members and g.retired_into is None]
+    decisions = {g.client_id: engine.assess(g)[0] for g in live}
+    assert set(decisions.values()) == {
+        DedupeDecision.NEW,
+        DedupeDecision.MERGED,
+        DedupeDecision.POSSIBLE_DUPLICATE,
+    }
+    assert {g.client_id: engine.decision_of(g) for g in live} == decisions

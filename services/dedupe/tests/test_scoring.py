@@ -210,3 +210,25 @@ def test_one_typo_in_a_town_unknown_to_geonames_is_the_same_town():
     assert levels(h, make_record("csv", "4", name="Nordbank AG", city="Homburg"))["city"] == (
         "city_different"
     )
+
+
+def _fields(c):
+    return (c.candidate_key, c.confidence, c.field_scores, c.reasons, c.levels)
+
+
+def test_compare_gives_what_a_fresh_scorer_gives_after_a_batch_scored_the_pair():
+    # `compare` reuses a pair `compare_many` scored moments before (rendering explains the
+    # pairs clustering just scored): the same comparison whatever else was in the batch,
+    # and never for another profile of the same source key (a changed record).
+    query = profile_of(make_record("salesforce", "q", name="Cedar Energy Co Ltd", country="CA"))
+    twin = profile_of(make_record("hubspot", "t", name="CEDAR ENERGY LTD", country="CA"))
+    other = profile_of(make_record("dynamics", "o", name="Cedar Energy Company", country="CA"))
+    scorer = Scorer()
+    batch = scorer.compare_many(query, [other, twin])
+    assert _fields(scorer.compare(query, twin)) == _fields(batch[1])
+    assert _fields(scorer.compare(query, twin)) == _fields(Scorer().compare(query, twin))
+    changed = profile_of(make_record("hubspot", "t", name="Brightwater Power", country="CA"))
+    assert scorer.compare(query, changed).levels["name"] == "name_different"
+    reverse = scorer.compare(twin, query)
+    assert reverse.candidate_key == "salesforce:q"
+    assert _fields(reverse) == _fields(Scorer().compare(twin, query))

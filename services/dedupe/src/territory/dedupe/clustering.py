@@ -273,11 +273,32 @@ class Clustering(Matching):
         """For a reused source key's later incarnation: the evidence against the client
         holding the key's first incarnation (None for any other member)."""
         member = self.records[key]
-        plain = member.source_key
-        if member.reused_reasons is None or plain not in self.records:
+        reasons = member.reused_reasons
+        if reasons is None or not self._reused_incarnation(key):
             return None
+        plain = member.source_key
         comparison = self.scorer.compare(member.profile, self.records[plain].profile)
-        return self._pair_evidence(self.records[plain].client_id, comparison, member.reused_reasons)
+        return self._pair_evidence(self.records[plain].client_id, comparison, reasons)
+
+    def _reused_incarnation(self, key: str) -> bool:
+        """Whether `key` is a reused source key's later incarnation, its first one held."""
+        member = self.records[key]
+        return member.reused_reasons is not None and member.source_key in self.records
+
+    def decision_of(
+        self, golden: Golden, partners: list[tuple[str, float, str, str]] | None = None
+    ) -> DedupeDecision:
+        """`assess(golden)`'s decision alone, without scoring its evidence pairs again (a
+        placement needs the decision; the event rendered later, the evidence too)."""
+        if any(self._reused_incarnation(key) for key in golden.members):
+            return DedupeDecision.POSSIBLE_DUPLICATE
+        if partners is None:
+            partners = self.review_partners(golden)
+        if partners:  # (evidence_limit >= 1: `assess` keeps at least one of them)
+            return DedupeDecision.POSSIBLE_DUPLICATE
+        if len(golden.members) > 1:
+            return DedupeDecision.MERGED
+        return DedupeDecision.NEW
 
     def assess(
         self, golden: Golden, partners: list[tuple[str, float, str, str]] | None = None

@@ -134,7 +134,7 @@ class DedupeEngine(Commands, Rendering):
                 # score it against the whole index, not the one it met live, and a replay
                 # could then change golden clients it must leave alone.
                 golden = self.goldens[known.client_id]
-                return Placement(key, golden.client_id, self.assess(golden)[0], True, [])
+                return Placement(key, golden.client_id, self.decision_of(golden), True, [])
             before = set(self.goldens[known.client_id].members)
             self._unlink_parent(known)
             known.record = record
@@ -147,7 +147,7 @@ class DedupeEngine(Commands, Rendering):
             golden = self.goldens[known.client_id]
             golden.trigger = ref
             self._touch(golden.client_id)
-            return Placement(key, golden.client_id, self.assess(golden)[0], True, [])
+            return Placement(key, golden.client_id, self.decision_of(golden), True, [])
         member = Member(record=record, profile=new_profile or profile_of(record), client_id="")
         return self._place(key, member, ref)
 
@@ -169,7 +169,7 @@ class DedupeEngine(Commands, Rendering):
             if cid not in best or comparison.confidence > best[cid].confidence:
                 best[cid] = comparison
         ranked = sorted(best.items(), key=lambda kv: (-kv[1].confidence, kv[0]))
-        decision = self.assess(golden)[0]
+        decision = self.decision_of(golden)
         return Placement(
             key, golden.client_id, decision, False, ranked[: self.settings.evidence_limit]
         )

@@ -230,6 +230,19 @@ class Member:
             return f"{packed[1]}:{packed[2]}"  # source_system, source_id: always stored
         return packed.source_key
 
+    def ref(self) -> SourceRecordRef:
+        """The record's reference (source system, id, version), without unpacking it."""
+        packed = self._packed
+        if isinstance(packed, tuple):
+            system, source_id = packed[1], packed[2]  # always stored
+            assert isinstance(system, str)
+            assert isinstance(source_id, str)
+        else:
+            system, source_id = packed.source_system, packed.source_id
+        return SourceRecordRef(
+            source_system=system, source_id=source_id, updated_at=self.updated_at
+        )
+
     @property
     def updated_at(self) -> datetime | None:
         """`record.updated_at`, without unpacking the record."""
@@ -427,16 +440,22 @@ class Master:
                 del self.children[parent]
 
     def parent_of(self, golden: Golden) -> str | None:
-        members = sorted(
-            (self.records[k] for k in golden.members),
-            key=lambda m: self.survivorship._rank("most_recent", m.record),
-        )
-        for member in members:
-            parent_key = member.profile.parent_key
-            if parent_key and parent_key in self.records:
-                parent_id = self.records[parent_key].client_id
-                if parent_id != golden.client_id:
-                    return parent_id
+        """The golden client of the parent named by the most recent member naming one held
+        (most members name none: only those that do are ranked)."""
+        records = self.records
+        # (`Member.record` unpacks a new object each time: the list holds the ones ranked,
+        # as `Survivorship._rank`'s cache by identity needs.)
+        naming = [
+            (m.record, parent)
+            for m in (records[k] for k in golden.members)
+            if (parent := m.profile.parent_key) and parent in records
+        ]
+        facts: dict[int, tuple[float, int, int, str]] = {}
+        rank = self.survivorship._rank
+        for _, parent in sorted(naming, key=lambda rp: rank("most_recent", rp[0], facts)):
+            parent_id = records[parent].client_id
+            if parent_id != golden.client_id:
+                return parent_id
         return None
 
     def _touch(self, client_id: str) -> None:

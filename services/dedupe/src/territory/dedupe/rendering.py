@@ -19,10 +19,7 @@ from territory.shared.events import (
 
 class Rendering(Clustering):
     def _ref(self, key: str) -> SourceRecordRef:
-        r = self.records[key].record
-        return SourceRecordRef(
-            source_system=r.source_system, source_id=r.source_id, updated_at=r.updated_at
-        )
+        return self.records[key].ref()
 
     def render(self, golden: Golden) -> GoldenClient:
         if golden.retired_into is not None:

@@ -112,6 +112,7 @@ _SILENT_WORDS = frozenset({"company", "co"})
 _NUMBER = re.compile(r"\b\d+[a-z]?\b")
 
 
+@lru_cache(maxsize=1 << 16)
 def _quiet(name: str) -> str:
     return " ".join(t for t in name.split() if t not in _SILENT_WORDS) or name
 
@@ -219,6 +220,46 @@ def one_typo(a: str, b: str) -> bool:
     return len(a) > 4 and OSA.distance(a, b) <= 1
 
 
+def _exact_levels(prefix: str) -> tuple[str, str, str]:
+    """The same, close (one typo) and different levels of an exactly compared field."""
+    return f"{prefix}_same", f"{prefix}_close", f"{prefix}_different"
+
+
+# The fields compared for equality, in the order of their reasons: (label, Profile
+# attribute, its levels, whether one typo is `close`).
+_EXACT_FIELDS = (
+    ("lei", "lei", _exact_levels("lei"), False),
+    ("tax_id", "tax_id", _exact_levels("tax"), True),
+    ("domain", "domain", _exact_levels("domain"), False),
+    ("country", "country", _exact_levels("country"), False),
+    ("postal_code", "postal_code", _exact_levels("postcode"), False),
+    ("segment", "segment", _exact_levels("segment"), False),
+)
+_EXTRA_LEVELS = _exact_levels("extra")
+
+
+def _exact_level(a: str, b: str, levels: tuple[str, str, str], close: bool) -> str:
+    if a == b:
+        return levels[0]
+    if close and one_typo(a, b):
+        return levels[1]  # one typo in an identifier
+    return levels[2]
+
+
+@lru_cache(maxsize=1 << 12)
+def _exact_reason(label: str, level: str) -> str:
+    return f"{label} {level.rsplit('_', 1)[1]}"
+
+
+@lru_cache(maxsize=1 << 14)
+def _name_reason(name_score: float) -> str:
+    return f"name similarity {name_score:.0f}/100"
+
+
+# Pairs `Scorer` keeps for `compare` (a consumer batch of 500 records scores ~12,000).
+_RECENT = 1 << 15
+
+
 class Scorer:
     def __init__(
         self, weights: FieldWeights | None = None, review: float = 0.5, *, prefilter: bool = True
@@ -241,6 +282,11 @@ class Scorer:
         )
         review_log2_odds = math.log2(review / (1 - review)) if 0 < review < 1 else -math.inf
         self._hopeless = prefilter and w.prior + w.name_different + best_rest < review_log2_odds
+        # The latest pairs scored at or above review, by the identity of their two profiles
+        # (a profile's values never change; a changed record gets a new profile): rendering a golden
+        # client explains its pairs again, mostly pairs scored moments before.
+        self._review = review
+        self._recent: dict[tuple[int, int], tuple[Profile, Profile, Comparison]] = {}
 
     def compare_many(self, query: Profile, candidates: Sequence[Profile]) -> list[Comparison]:
         if not candidates:
@@ -279,8 +325,16 @@ class Scorer:
                     )
                 )
             else:
-                out.append(self._compare(query, cand, float(name_score)))
+                comparison = self._compare(query, cand, float(name_score))
+                if comparison.confidence >= self._review:
+                    self._remember(query, cand, comparison)
+                out.append(comparison)
         return out
+
+    def _remember(self, q: Profile, c: Profile, comparison: Comparison) -> None:
+        if len(self._recent) >= _RECENT:
+            self._recent.clear()
+        self._recent[id(q), id(c)] = (q, c, comparison)
 
     @staticmethod
     def _shares_identifier(q: Profile, c: Profile) -> bool:
@@ -292,6 +346,11 @@ class Scorer:
         )
 
     def compare(self, a: Profile, b: Profile) -> Comparison:
+        """`compare_many(a, [b])[0]`: the same result, whichever other candidates `a` was
+        scored with (so a recent pair's comparison is reused)."""
+        held = self._recent.get((id(a), id(b)))
+        if held is not None and held[0] is a and held[1] is b:
+            return held[2]
         return self.compare_many(a, [b])[0]
 
     def levels(self, q: Profile, c: Profile, name_score: float) -> tuple[dict[str, str], list[str]]:
@@ -309,7 +368,7 @@ class Scorer:
             levels["name"] = "name_fair"
         else:
             levels["name"] = "name_different"
-        reasons.append(f"name similarity {name_score:.0f}/100")
+        reasons.append(_name_reason(name_score))
         if name_score >= 60 and self.w.qualifier:
             only_q, only_c = extra_words(q.tokens, c.tokens)
             if bool(only_q) != bool(only_c):
@@ -330,25 +389,13 @@ class Scorer:
             levels["hierarchy"] = "hierarchy_link"
             reasons.append("one record is the other's parent")
 
-        def exact(
-            label: str, a: str | None, b: str | None, prefix: str, close: bool = False
-        ) -> None:
+        for label, attr, triple, close in _EXACT_FIELDS:
+            a, b = getattr(q, attr), getattr(c, attr)
             if a is None or b is None:
-                return
-            if a == b:
-                levels[label] = f"{prefix}_same"
-            elif close and one_typo(a, b):
-                levels[label] = f"{prefix}_close"  # one typo in an identifier
-            else:
-                levels[label] = f"{prefix}_different"
-            reasons.append(f"{label} {levels[label].rsplit('_', 1)[1]}")
-
-        exact("lei", q.lei, c.lei, "lei")
-        exact("tax_id", q.tax_id, c.tax_id, "tax", close=True)
-        exact("domain", q.domain, c.domain, "domain")
-        exact("country", q.country, c.country, "country")
-        exact("postal_code", q.postal_code, c.postal_code, "postcode")
-        exact("segment", q.segment, c.segment, "segment")
+                continue
+            level = _exact_level(a, b, triple, close)
+            levels[label] = level
+            reasons.append(_exact_reason(label, level))
         if q.legal_form and c.legal_form:
             levels["legal_form"] = _legal_level(q, c)
             reasons.append(f"legal form {levels['legal_form'].rsplit('_', 1)[1]}")
@@ -394,7 +441,9 @@ class Scorer:
         for attr, value in q.extra.items():
             other = c.extra.get(attr)
             if other is not None:
-                exact(attr, value, other, "extra", close=True)
+                level = _exact_level(value, other, _EXTRA_LEVELS, True)
+                levels[attr] = level
+                reasons.append(_exact_reason(attr, level))
         return levels, reasons
 
     def _compare(self, q: Profile, c: Profile, name_score: float) -> Comparison:

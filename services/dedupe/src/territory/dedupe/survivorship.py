@@ -99,24 +99,46 @@ class Survivorship:
         self.settings = settings or SurvivorshipSettings()
         self._priority = {s: i for i, s in enumerate(self.settings.source_priority)}
 
-    def _rank(self, rule: Rule, record: ClientRecord) -> tuple[Any, ...]:
-        """Sort key: smaller is better."""
-        recent = -(record.updated_at or _EPOCH).timestamp()
-        complete = -completeness(record)
-        priority = self._priority.get(record.source_system, len(self._priority))
-        order = {
-            "most_recent": (recent, complete, priority),
-            "most_complete": (complete, recent, priority),
-            "source_priority": (priority, recent, complete),
-        }[rule]
-        return (*order, record.source_key)
+    def _facts(self, record: ClientRecord) -> tuple[float, int, int, str]:
+        """What the rules rank by (smaller is better): recency, completeness, source
+        priority, and the source key last (a total order)."""
+        return (
+            -(record.updated_at or _EPOCH).timestamp(),
+            -completeness(record),
+            self._priority.get(record.source_system, len(self._priority)),
+            record.source_key,
+        )
 
-    def best(self, members: Sequence[ClientRecord], field: str) -> ClientRecord | None:
+    def _rank(
+        self, rule: Rule, record: ClientRecord, facts: dict[int, tuple[float, int, int, str]]
+    ) -> tuple[Any, ...]:
+        """Sort key: smaller is better. `facts`: `_facts` by record identity, filled here;
+        the caller keeps every record it ranks alive while it uses `facts` (an identity is
+        reused once its object is gone)."""
+        held = facts.get(id(record))
+        if held is None:
+            held = facts[id(record)] = self._facts(record)
+        recent, complete, priority, key = held
+        if rule == "most_recent":
+            return (recent, complete, priority, key)
+        if rule == "most_complete":
+            return (complete, recent, priority, key)
+        return (priority, recent, complete, key)
+
+    def best(
+        self,
+        members: Sequence[ClientRecord],
+        field: str,
+        facts: dict[int, tuple[float, int, int, str]] | None = None,
+    ) -> ClientRecord | None:
+        """The member whose `field` survives (`facts`: a cache the caller keeps while its
+        members do not change)."""
         rule = self.settings.rules.get(field, self.settings.default_rule)
         having = [m for m in members if getattr(m, field) is not None]
-        if not having:
-            return None
-        return min(having, key=lambda m: self._rank(rule, m))
+        if len(having) <= 1:
+            return having[0] if having else None
+        cache = facts if facts is not None else {}
+        return min(having, key=lambda m: self._rank(rule, m, cache))
 
     def golden_record(
         self, client_id: str, members: Sequence[ClientRecord], parent_client_id: str | None
@@ -124,8 +146,9 @@ class Survivorship:
         """The golden record; its source key is `golden:<client_id>` and its parent is the
         parent golden client, so the golden hierarchy reads like any source's."""
         values: dict[str, Any] = {}
-        place = self.best(members, "address") or self.best(members, "city")
-        place = place or self.best(members, "country") or self.best(members, "region")
+        facts: dict[int, tuple[float, int, int, str]] = {}
+        place = self.best(members, "address", facts) or self.best(members, "city", facts)
+        place = place or self.best(members, "country", facts) or self.best(members, "region", facts)
         for name in ADDRESS_FIELDS:
             values[name] = getattr(place, name) if place is not None else None
         if values["region"] is None and values["country"] is not None:
@@ -138,7 +161,7 @@ class Survivorship:
             if name == "segment":
                 # A label mapped to `Other` by the quarantine loses to a clean segment.
                 pool = [m for m in pool if not _quarantined(m, name)] or pool
-            winner = self.best(pool, name)
+            winner = self.best(pool, name, facts)
             values[name] = getattr(winner, name) if winner is not None else None
         times = [m.updated_at for m in members if m.updated_at is not None]
         values["field_issues"] = golden_field_issues(members, values)
