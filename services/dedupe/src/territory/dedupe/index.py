@@ -128,6 +128,9 @@ class CandidateIndex:
         self._handle: dict[str, int] = {}  # source key -> handle
         self._profiles: list[Profile | None] = []  # handle -> profile indexed (None: removed)
         self._names: list[str] = []  # handle -> the profile's name (for the re-ranking)
+        self._addresses: list[str] = []  # handle -> the profile's address, or ""
+        # The last profile added and its keys: a new record is added, then looked up.
+        self._last: tuple[Profile, dict[str, float]] = (_GONE, {})
         self._dead: Counter[str] = Counter()
 
     def __len__(self) -> int:
@@ -142,12 +145,15 @@ class CandidateIndex:
         handle = len(self._profiles)
         self._profiles.append(profile)
         self._names.append(profile.name)
+        self._addresses.append(profile.address or "")
         self._handle[profile.source_key] = handle
         # The profile's own strings, to hold instead of an equal copy cut from a key.
         own = {s: s for s in (profile.name, profile.lei, profile.tax_id, profile.domain) if s}
         own.update((t, t) for t in profile.tokens)
         families = self._postings
-        for key in blocking_keys(profile):
+        keys = blocking_keys(profile)
+        self._last = (profile, keys)
+        for key in keys:
             family, _, rest = key.partition(":")
             postings = families.get(family)
             if postings is None:
@@ -167,6 +173,7 @@ class CandidateIndex:
         profile = self._profiles[handle]
         self._profiles[handle] = None
         self._names[handle] = ""
+        self._addresses[handle] = ""
         if profile is None:
             return
         profiles = self._profiles
@@ -201,7 +208,9 @@ class CandidateIndex:
         cap = self.settings.max_postings
         used_name_key = False
         rarest: tuple[int, list[int], float] | None = None  # the least common name key
-        keys = blocking_keys(profile)
+        last, keys = self._last
+        if last is not profile:
+            keys = blocking_keys(profile)
         families = self._postings
         # A word's prefix and suffix keys stand in for the word when a typo changed it: a
         # record sharing the word itself gets no more for its prefix and suffix (else the
@@ -268,7 +277,7 @@ class CandidateIndex:
                 # another given name, postcode mistyped, never compared).
                 near = process.cdist(
                     [profile.address],
-                    [(profiles[h] or _GONE).address or "" for h in top],
+                    [self._addresses[h] for h in top],
                     scorer=fuzz.ratio,
                     dtype=np.float32,
                 )[0]
