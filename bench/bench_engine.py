@@ -9,8 +9,16 @@ with this tree's code and once with the code of a baseline commit (`git archive`
 alternated, the median of the rounds reported. Beside the rates: whether both emitted
 byte-identical golden clients (a speed-up must not change a single decision).
 
+CPU time on a shared host varies by ±10% between consecutive runs of one version, more
+than most single changes save. So each version is also run once under valgrind's callgrind
+(Debian's `valgrind`; `scripts/ensure-valgrind.sh`) on the first `ENGINE_COUNT_RECORDS`
+rows: instructions executed are a count, the same whatever else the machine does. A run
+that only reads the rows, builds the engine and loads its reference tables is counted too
+and subtracted, so the figure is the engine's instructions per record.
+
     python bench/bench_engine.py                  # this section only
     ENGINE_BASELINE=<commit> ENGINE_RECORDS=20000 ENGINE_ROUNDS=3 make bench ONLY=engine
+    ENGINE_COUNT_RECORDS=0 ...                    # without the instruction counts
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ import csv
 import hashlib
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,13 +42,17 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE = os.environ.get("ENGINE_BASELINE", "5e52dca")
 RECORDS = int(os.environ.get("ENGINE_RECORDS", "20000"))
 ROUNDS = int(os.environ.get("ENGINE_ROUNDS", "3"))
+# Rows counted under callgrind (about 50x slower than a plain run); 0 skips the counts.
+COUNT_RECORDS = int(os.environ.get("ENGINE_COUNT_RECORDS", "4000"))
 BATCH = 500  # records per consumer batch, as the service's kernel hands them over
 
 
-def _child(path: str) -> dict[str, Any]:
-    """Feed the CSV at `path` to whichever engine is importable; measure and digest."""
+def _child(path: str, limit: int | None = None, feed: bool = True) -> dict[str, Any]:
+    """Feed the CSV at `path` (its first `limit` usable rows; without `feed`, only read
+    them) to whichever engine is importable; measure and digest."""
     import territory.dedupe.engine as engine_module
     from territory.dedupe.engine import DedupeEngine
+    from territory.dedupe.normalize import profile_of
     from territory.dedupe.settings import DedupeSettings
     from territory.shared.events import ClientRecord
 
@@ -49,7 +63,13 @@ def _child(path: str) -> dict[str, Any]:
                 records.append(ClientRecord.model_validate(row))
             except ValueError:
                 continue  # unusable: ingestion refuses it before dedupe sees it
+            if limit is not None and len(records) >= limit:
+                break
     engine = DedupeEngine(DedupeSettings().dedupe.engine)
+    if not feed:
+        if records:  # the reference tables (cities, legal forms) load with the first profile
+            profile_of(records[0])
+        records = []
     digest = hashlib.sha256()
     emitted = 0
     wall, cpu = time.perf_counter(), time.process_time()
@@ -76,14 +96,18 @@ def _child(path: str) -> dict[str, Any]:
     }
 
 
-def _run(csv_path: Path, src: Path | None) -> dict[str, Any]:
+def _env(src: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     if src is not None:  # the baseline's packages shadow this tree's (namespace `territory`)
         paths = [str(src / "services" / "dedupe" / "src"), str(src / "shared" / "src")]
         env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def _run(csv_path: Path, src: Path | None) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(csv_path)],
-        env=env,
+        env=_env(src),
         check=True,
         capture_output=True,
         text=True,
@@ -93,6 +117,52 @@ def _run(csv_path: Path, src: Path | None) -> dict[str, Any]:
     if not str(result["code"]).startswith(str(expected)):
         raise SystemExit(f"bench engine: ran {result['code']}, expected code under {expected}")
     return result
+
+
+_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+
+
+def _count(csv_path: Path, versions: dict[str, Path | None], records: int) -> dict[str, int]:
+    """Instructions per record of each version's engine (callgrind), or {} without
+    valgrind. Each version runs twice, feeding `records` rows and feeding none; all the
+    runs at once (a count does not depend on what else runs)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return {}
+    runs = {}
+    for label, src in versions.items():
+        for feed in (True, False):
+            command = [
+                valgrind,
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                sys.executable,
+                __file__,
+                "--child",
+                str(csv_path),
+                str(records),
+                *([] if feed else ["--no-feed"]),
+            ]
+            runs[label, feed] = subprocess.Popen(
+                command,
+                env=_env(src),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+    counts: dict[tuple[str, bool], tuple[int, int]] = {}
+    for (label, feed), proc in runs.items():
+        out, err = proc.communicate()
+        found = _COLLECTED.findall(err)
+        if proc.returncode != 0 or not found:
+            raise SystemExit(f"bench engine: callgrind run of {label} failed: {err[-2000:]}")
+        fed = json.loads(out.strip().splitlines()[-1])["records"]
+        counts[label, feed] = (int(found[-1]), fed)
+    out_per_record = {}
+    for label in versions:
+        (full, fed), (fixed, _) = counts[label, True], counts[label, False]
+        out_per_record[label] = (full - fixed) // max(fed, 1)
+    return out_per_record
 
 
 def _git(*args: str) -> bytes:
@@ -117,6 +187,14 @@ def main() -> str:
             writer = csv.DictWriter(fh, fieldnames=list(generator().COLUMNS))
             writer.writeheader()
             writer.writerows(workload.rows)
+        if COUNT_RECORDS:
+            print(
+                f"  engine: instructions over {COUNT_RECORDS:,} rows (callgrind)",
+                file=sys.stderr,
+                flush=True,
+            )
+        versions = {"this tree": None, "baseline": base}
+        counted = _count(csv_path, versions, COUNT_RECORDS) if COUNT_RECORDS else {}
         runs: dict[str, list[dict[str, Any]]] = {"this tree": [], "baseline": []}
         loads = []
         for i in range(ROUNDS):
@@ -163,12 +241,36 @@ def main() -> str:
         "",
         f"Load average (1 min) during the rounds: {min(loads):.1f}–{max(loads):.1f} on "
         f"{os.cpu_count()} cores.",
+        "",
+        *_count_lines(counted, head, commit),
     ]
     return "\n".join(lines)
 
 
+def _count_lines(counted: dict[str, int], head: str, commit: str) -> list[str]:
+    if not COUNT_RECORDS:
+        return ["Instructions were not counted (`ENGINE_COUNT_RECORDS=0`)."]
+    if not counted:
+        return [
+            "Instructions were not counted: valgrind is not installed "
+            "(`scripts/ensure-valgrind.sh` installs it from Debian)."
+        ]
+    mine, theirs = counted["this tree"], counted["baseline"]
+    change = mine / theirs - 1
+    return [
+        f"Instructions executed by the engine per record, over the first {COUNT_RECORDS:,} "
+        "rows (valgrind callgrind; a run that only reads the rows and loads the reference "
+        "tables subtracted): this tree "
+        f"({head}) **{mine:,}**, baseline ({commit}) **{theirs:,}**: "
+        f"**{abs(change):.1%} {'fewer' if change < 0 else 'more'}**. A count, not a time: "
+        "it does not depend on the machine's load, and it covers a master of a few "
+        "thousand records only (the rounds above cover the full size).",
+    ]
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        print(json.dumps(_child(sys.argv[2])))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--child":
+        limit = int(sys.argv[3]) if len(sys.argv) >= 4 else None
+        print(json.dumps(_child(sys.argv[2], limit, feed="--no-feed" not in sys.argv)))
     else:
         print(main())
