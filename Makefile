@@ -60,7 +60,7 @@ reset:
 
 bench: install
 	@$$(command -v uv || echo $(UV)) sync --frozen --all-packages --group bench >/dev/null
-	@scripts/ensure-valgrind.sh
+	@scripts/ensure-deb.sh valgrind valgrind || echo "valgrind: missing; the engine benchmark counts no instructions"
 	@scripts/with-services.sh $(PY) bench/run.py
 	@rm -f .venv/.installed
 

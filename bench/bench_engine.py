@@ -11,8 +11,8 @@ byte-identical golden clients (a speed-up must not change a single decision).
 
 CPU time on a shared host varies by ±10% between consecutive runs of one version, more
 than most single changes save. So each version is also run once under valgrind's callgrind
-(Debian's `valgrind`; `scripts/ensure-valgrind.sh`) on the first `ENGINE_COUNT_RECORDS`
-rows: instructions executed are a count, the same whatever else the machine does. A run
+(Debian's `valgrind`: `scripts/ensure-deb.sh valgrind valgrind`) on the first
+`ENGINE_COUNT_RECORDS` rows: instructions executed are a count, the same whatever else the machine does. A run
 that only reads the rows, builds the engine and loads its reference tables is counted too
 and subtracted, so the figure is the engine's instructions per record.
 
@@ -253,7 +253,7 @@ def _count_lines(counted: dict[str, int], head: str, commit: str) -> list[str]:
     if not counted:
         return [
             "Instructions were not counted: valgrind is not installed "
-            "(`scripts/ensure-valgrind.sh` installs it from Debian)."
+            "(`scripts/ensure-deb.sh valgrind valgrind` installs it from Debian)."
         ]
     mine, theirs = counted["this tree"], counted["baseline"]
     change = mine / theirs - 1
