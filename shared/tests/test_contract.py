@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import EmailStr, TypeAdapter, ValidationError
 from stdnum.iso7064 import mod_97_10
 
 from territory.shared.errors import field_errors, reason_for
@@ -15,6 +15,7 @@ from territory.shared.events import (
     RejectReason,
     clean_text,
 )
+from territory.shared.events.validators import EmailAddress
 from territory.shared.geo import Region, normalize_country, region_for_country
 
 VALID = {"source_system": "salesforce", "source_id": "001", "name": "Acme Pension Fund"}
@@ -340,3 +341,27 @@ def test_optional_junk_never_refuses_a_usable_record(required, junk):
     for issue in record.field_issues:
         if issue.field != "field_issues":
             assert getattr(record, issue.field) in (None, "Other")
+
+
+_EMAILISH = st.one_of(
+    st.emails(),
+    st.text(max_size=40),
+    st.sampled_from(["A.B@Example.COM", " x@y.org ", "John <j@d.com>", "a@@b", "x@localhost"]),
+)
+
+
+@given(value=_EMAILISH)
+def test_cached_email_addresses_validate_exactly_as_emailstr(value):
+    """`EmailAddress` (assignment and conflict advisors) is pydantic's `EmailStr` with the
+    check cached: the same value, or the same error, for anything, asked twice."""
+
+    def outcome(adapter: TypeAdapter[str]) -> object:
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as exc:
+            return exc.errors(include_url=False)
+
+    ours, theirs = TypeAdapter(EmailAddress), TypeAdapter(EmailStr)
+    assert outcome(ours) == outcome(theirs)
+    assert outcome(ours) == outcome(theirs)  # the second time from the cache
+    assert ours.json_schema() == theirs.json_schema()

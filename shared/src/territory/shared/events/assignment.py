@@ -7,7 +7,6 @@ from typing import ClassVar, Literal
 
 from pydantic import (
     BaseModel,
-    EmailStr,
     Field,
 )
 
@@ -15,7 +14,7 @@ from territory.shared.events.envelope import (
     Event,
     _now,
 )
-from territory.shared.events.validators import UtcDatetime
+from territory.shared.events.validators import EmailAddress, UtcDatetime
 from territory.shared.topics import Topic
 
 
@@ -54,10 +53,10 @@ class Assignment(BaseModel):
 
     client_id: str
     territory_id: str | None = Field(None, description="None: the client is unassigned.")
-    advisor_email: EmailStr | None = None
+    advisor_email: EmailAddress | None = None
     tier: str | None = None
     previous_territory_id: str | None = None
-    previous_advisor_email: EmailStr | None = None
+    previous_advisor_email: EmailAddress | None = None
     ruleset_version: str
     rule_id: str | None = None
     reason: str = Field(..., description="One human-readable sentence.")

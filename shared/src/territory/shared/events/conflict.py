@@ -7,11 +7,11 @@ from typing import ClassVar, Literal
 
 from pydantic import (
     BaseModel,
-    EmailStr,
     Field,
 )
 
 from territory.shared.events.envelope import Event
+from territory.shared.events.validators import EmailAddress
 from territory.shared.topics import Topic
 
 
@@ -45,7 +45,7 @@ class Conflict(BaseModel):
     action: ConflictAction
     client_id: str | None = None
     territory_ids: list[str] = Field(default_factory=list)
-    advisor_email: EmailStr | None = None
+    advisor_email: EmailAddress | None = None
     ruleset_version: str
     detail: str
     resolved: bool = Field(False, description="True when a later decision cleared it.")
