@@ -3,6 +3,8 @@
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from territory.dedupe.index import CandidateIndex, IndexSettings, blocking_keys
 from territory.dedupe.normalize import profile_of
@@ -132,3 +134,37 @@ def test_a_twin_at_the_same_street_outranks_those_sharing_a_longer_word():
         make_record("b", "new", name="Zachary Berry", address="95 Leahy Lplace", postal_code="6320")
     )
     assert "a:twin" in index.candidates(incoming)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    removed=st.sets(st.integers(0, 59), max_size=40),
+    changed=st.sets(st.integers(0, 59), max_size=10),
+)
+def test_lookups_never_return_a_removed_record_nor_the_record_itself(seed, removed, changed):
+    """Removal is lazy (postings keep removed handles until compacted) and a changed record
+    is posted again under a new handle: neither old handle may come back from a lookup, nor
+    take the place of a live record, in the re-ranked path (more than `limit` share words)
+    or the short one."""
+    rng = random.Random(seed)
+    index = CandidateIndex(IndexSettings(limit=3, max_postings=500))
+    profiles = {}
+    for i in range(60):
+        name = f"{rng.choice(['Redwood', 'Liberty'])} {rng.choice(SECTORS)} {i % 5}"
+        profiles[i] = profile_of(make_record("m", str(i), name=name, country="NL"))
+        index.add(profiles[i])
+    for i in sorted(changed):
+        profiles[i] = profile_of(make_record("m", str(i), name=f"{profiles[i].name} Holdings"))
+        index.add(profiles[i])
+    for i in sorted(removed):
+        index.remove(f"m:{i}")
+    live = {i: p for i, p in profiles.items() if i not in removed}
+    assert len(index) == len(live)
+    for i, probe in profiles.items():
+        found = index.candidates(probe, similar=80.0)
+        assert set(found) <= {p.source_key for p in live.values()} - {probe.source_key}
+        assert len(found) == len(set(found))
+        keys = blocking_keys(probe).keys()
+        sharing = [j for j, p in live.items() if j != i and keys & blocking_keys(p).keys()]
+        assert len(found) >= min(3, len(sharing))

@@ -40,6 +40,7 @@ import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -129,6 +130,9 @@ class CandidateIndex:
         self._profiles: list[Profile | None] = []  # handle -> profile indexed (None: removed)
         self._names: list[str] = []  # handle -> the profile's name (for the re-ranking)
         self._addresses: list[str] = []  # handle -> the profile's address, or ""
+        # handle -> whether its profile is still indexed (postings hold removed handles
+        # until compacted), as an array: a lookup filters its best few hundred at once.
+        self._alive = np.zeros(1024, dtype=np.bool_)
         # The last profile added and its keys: a new record is added, then looked up.
         self._last: tuple[Profile, dict[str, float]] = (_GONE, {})
         self._dead: Counter[str] = Counter()
@@ -146,6 +150,11 @@ class CandidateIndex:
         self._profiles.append(profile)
         self._names.append(profile.name)
         self._addresses.append(profile.address or "")
+        if handle >= len(self._alive):
+            grown = np.zeros(2 * len(self._alive), dtype=np.bool_)
+            grown[: len(self._alive)] = self._alive
+            self._alive = grown
+        self._alive[handle] = True
         self._handle[profile.source_key] = handle
         # The profile's own strings, to hold instead of an equal copy cut from a key.
         own = {s: s for s in (profile.name, profile.lei, profile.tax_id, profile.domain) if s}
@@ -172,6 +181,7 @@ class CandidateIndex:
             return
         profile = self._profiles[handle]
         self._profiles[handle] = None
+        self._alive[handle] = False
         self._names[handle] = ""
         self._addresses[handle] = ""
         if profile is None:
@@ -252,43 +262,44 @@ class CandidateIndex:
         handles = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
         weights = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
         best = np.argsort(-weights, kind="stable")[: limit * 8 + 1]
-        profiles = self._profiles
+        picked, summed = handles[best], weights[best]
+        # Not the record itself, nor a removed record still in a posting list.
+        keep = self._alive[picked]
         me = self._handle.get(profile.source_key)  # (the one live handle of that key)
-        picked = [
-            (h, w)
-            for h, w in zip(handles[best].tolist(), weights[best].tolist(), strict=True)
-            if h != me and profiles[h] is not None
-        ]
-        top = [h for h, _ in picked]
+        if me is not None:
+            keep &= picked != me
+        if not keep.all():
+            picked, summed = picked[keep], summed[keep]
+        top: list[int] = picked.tolist()
         if len(top) > limit and profile.name:
             # Ties among records sharing one word are broken by a cheap name similarity
             # (float32 throughout, as the scalar arithmetic on rapidfuzz's float32 was).
+            # (More than `limit` handles: itemgetter gives a tuple.)
             similarity = process.cdist(
                 [profile.name],
-                [self._names[h] for h in top],
+                itemgetter(*top)(self._names),
                 scorer=fuzz.ratio,
                 dtype=np.float32,
             )[0]
-            summed = np.fromiter((w for _, w in picked), dtype=np.float32, count=len(picked))
-            rank = summed + np.float32(3.0) * similarity / np.float32(100)
+            rank = summed.astype(np.float32) + np.float32(3.0) * similarity / np.float32(100)
             if profile.address:
                 # and by the address's: among records tied on a shared surname or given
                 # name, the one at the same street is the likely twin (FEBRL4 rec-944:
                 # another given name, postcode mistyped, never compared).
                 near = process.cdist(
                     [profile.address],
-                    [self._addresses[h] for h in top],
+                    itemgetter(*top)(self._addresses),
                     scorer=fuzz.ratio,
                     dtype=np.float32,
                 )[0]
                 rank += np.float32(_ADDRESS_WEIGHT) * near / np.float32(100)
-            ranked = np.argsort(-rank, kind="stable").tolist()
+            ranked = np.argsort(-rank, kind="stable")
             if similar is not None:
-                extra = [top[i] for i in ranked[limit:] if similarity[i] >= similar]
-                top = [top[i] for i in ranked[:limit]] + extra
-                limit = len(top)
-            else:
-                top = [top[i] for i in ranked]
+                rest = ranked[limit:]
+                ranked = np.concatenate((ranked[:limit], rest[similarity[rest] >= similar]))
+                limit = len(ranked)
+            top = picked[ranked].tolist()
+        profiles = self._profiles
         return [p.source_key for p in (profiles[h] for h in top[:limit]) if p is not None]
 
     @staticmethod
