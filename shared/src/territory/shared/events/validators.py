@@ -105,6 +105,8 @@ _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{
 
 
 _LEI = re.compile(r"^[0-9A-Z]{18}[0-9]{2}$")
+# Each letter or digit as its base-36 value in decimal (A → "10"), for the mod 97 check.
+_BASE36 = {ord(ch): str(int(ch, 36)) for ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 _ALNUM = re.compile(r"^[0-9A-Z]*$")
 
 
@@ -126,7 +128,7 @@ def validate_lei(value: str) -> str:
         raise PydanticCustomError(
             "invalid_lei", "'{value}' is not a valid LEI: {why}", {"value": value, "why": why}
         )
-    if int("".join(str(int(ch, 36)) for ch in lei)) % 97 != 1:
+    if int(lei.translate(_BASE36)) % 97 != 1:
         raise PydanticCustomError(
             "invalid_lei",
             "'{value}' is not a valid LEI: wrong check digits (ISO 7064 mod 97-10)",
@@ -156,16 +158,22 @@ OptionalPostalCode = (
 )
 
 
-def _check_tax_id(tax_id: str, country: str) -> None:
-    """Validate check digits where python-stdnum knows the country's tax id."""
-    module: Any = None
+@lru_cache(maxsize=1024)
+def _tax_id_module(country: str) -> Any:
+    """python-stdnum's tax id module for a country, or None (looked up once a country)."""
     for kind in ("ein", "vat") if country == "US" else ("vat", "tin"):
         try:
             module = get_cc_module(country.lower(), kind)
         except Exception:
             module = None
         if module is not None:
-            break
+            return module
+    return None
+
+
+def _check_tax_id(tax_id: str, country: str) -> None:
+    """Validate check digits where python-stdnum knows the country's tax id."""
+    module = _tax_id_module(country)
     if module is None:
         return
     try:
