@@ -30,6 +30,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    bindparam,
     case,
     delete,
     func,
@@ -286,10 +287,21 @@ class WarehouseWriter:
                     select(fi.c.source_key).where(fi.c.source_key.in_(chunk)).distinct()
                 ).scalars()
             )
-        for cid, keys in sorted(by_client.items()):
-            hit = [k for k in keys if k in with_issues]
-            if hit:
-                conn.execute(update(fi).where(fi.c.source_key.in_(hit)).values(client_id=cid))
+        # One statement, a parameter set per source key (a statement per client was a
+        # round of SQLAlchemy compilation each, most of the loader's time in it).
+        moves = [
+            {"b_key": key, "b_client": cid}
+            for cid, keys in sorted(by_client.items())
+            for key in keys
+            if key in with_issues
+        ]
+        if moves:
+            conn.execute(
+                update(fi)
+                .where(fi.c.source_key == bindparam("b_key"))
+                .values(client_id=bindparam("b_client")),
+                moves,
+            )
 
     def _load_clients(
         self, conn: Connection, events: list[ClientDeduplicated], now: datetime
@@ -353,17 +365,23 @@ class WarehouseWriter:
         # a survivor's `merged_client_ids` only fills in where that retired client's event
         # named no survivor. It never retires a client itself: dedupe may bring a merged
         # id back (an update removed the link) and the survivor's older event would bury it.
-        for e in accepted:
-            if e.payload.merged_client_ids:
-                conn.execute(
-                    update(t)
-                    .where(
-                        t.c.client_id.in_(e.payload.merged_client_ids),
-                        t.c.retired.is_(True),
-                        t.c.merged_into_client_id.is_(None),
-                    )
-                    .values(merged_into_client_id=e.payload.client_id)
+        # (One statement, a parameter set per merged id, applied in the events' order.)
+        merges = [
+            {"b_merged": merged, "b_survivor": e.payload.client_id}
+            for e in accepted
+            for merged in e.payload.merged_client_ids
+        ]
+        if merges:
+            conn.execute(
+                update(t)
+                .where(
+                    t.c.client_id == bindparam("b_merged"),
+                    t.c.retired.is_(True),
+                    t.c.merged_into_client_id.is_(None),
                 )
+                .values(merged_into_client_id=bindparam("b_survivor")),
+                merges,
+            )
         return set(ids)
 
     def _load_matches(
@@ -416,12 +434,14 @@ class WarehouseWriter:
             rows.append(row)
         _stale(t.name, stale)
         self.bulk.upsert(conn, t, rows, ["client_id", "source_key"])
-        unlinked: dict[str, list[str]] = {}
-        for cid, key in sorted(set(stored) - linked):
-            unlinked.setdefault(cid, []).append(key)
-        for cid, keys in unlinked.items():
-            for chunk in chunks(keys, 500):
-                conn.execute(delete(t).where(t.c.client_id == cid, t.c.source_key.in_(chunk)))
+        unlinked = [{"b_client": cid, "b_key": key} for cid, key in sorted(set(stored) - linked)]
+        if unlinked:
+            conn.execute(
+                delete(t).where(
+                    t.c.client_id == bindparam("b_client"), t.c.source_key == bindparam("b_key")
+                ),
+                unlinked,
+            )
 
     def _load_assignments(
         self, conn: Connection, events: list[AssignmentChanged], now: datetime
