@@ -342,14 +342,13 @@ def fingerprint(golden: GoldenClient) -> str:
     clients its evidence names), so a client that becomes (or stops being) a possible
     duplicate because of another client's records is emitted again. Per-record `matches`
     follow from the same state and ride along on every emission."""
-    data = golden.model_dump(
-        mode="json", exclude={"version", "trigger", "decision", "evidence", "matches"}
+    content = golden.model_dump_json(  # (pydantic's own JSON: no dict built, no json.dumps)
+        exclude={"version", "trigger", "decision", "evidence", "matches"}
     )
-    data["decision"] = golden.decision.value
-    data["candidates"] = sorted({e.candidate_client_id for e in golden.evidence})
-    return hashlib.blake2b(
-        json.dumps(data, sort_keys=True, default=str).encode(), digest_size=16
-    ).hexdigest()
+    review = [golden.decision.value, *sorted({e.candidate_client_id for e in golden.evidence})]
+    digest = hashlib.blake2b(content.encode(), digest_size=16)
+    digest.update(json.dumps(review).encode())
+    return digest.hexdigest()
 
 
 MANUAL = "manual"
