@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, bindparam, insert, text
@@ -124,7 +125,9 @@ class BulkUpsert:
         for c in columns:
             proc = table.c[c].type._cached_bind_processor(conn.dialect)
             if proc is not None:
-                processors[c] = proc
+                processors[c] = (
+                    _sqlite_datetimes(proc) if _is_sqlite_datetime(conn, table.c[c]) else proc
+                )
         self._statements[key] = (sql, processors)
         return sql, processors
 
@@ -173,6 +176,27 @@ class BulkUpsert:
             conn.execute(text(sql))
         finally:
             tmp.drop(conn)
+
+
+def _is_sqlite_datetime(conn: Connection, column: Column[Any]) -> bool:
+    impl = column.type.dialect_impl(conn.dialect)
+    return isinstance(impl, sqlite.DATETIME) and impl._storage_format == _SQLITE_DATETIME
+
+
+_SQLITE_DATETIME = sqlite.DATETIME._storage_format
+
+
+def _sqlite_datetimes(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLite's DATETIME bind processor with a fast path for a plain `datetime`: the same
+    text (`YYYY-MM-DD HH:MM:SS.ffffff`, the offset dropped) from `isoformat` rather than
+    `%`-formatting a dict of its parts (a few µs a value, every timestamp of every row)."""
+
+    def fast(value: Any) -> Any:
+        if type(value) is datetime:
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return process(value)
+
+    return fast
 
 
 def _q(conn: Connection, name: str) -> str:
