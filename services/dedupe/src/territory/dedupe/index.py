@@ -295,8 +295,8 @@ class CandidateIndex:
                 rank += np.float32(_ADDRESS_WEIGHT) * near / np.float32(100)
             ranked = np.argsort(-rank, kind="stable")
             if similar is not None:
-                rest = ranked[limit:]
-                ranked = np.concatenate((ranked[:limit], rest[similarity[rest] >= similar]))
+                tail = ranked[limit:]
+                ranked = np.concatenate((ranked[:limit], tail[similarity[tail] >= similar]))
                 limit = len(ranked)
             top = picked[ranked].tolist()
         profiles = self._profiles
