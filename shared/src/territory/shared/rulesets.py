@@ -14,9 +14,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from territory.shared.events import ConflictKind, Segment
+from territory.shared.events.validators import EmailAddress
 from territory.shared.geo import Region
 
 
@@ -30,7 +31,7 @@ class Territory(_Strict):
     region: Region
     segment: Segment | None = None
     tier: str | None = Field(None, description="Only clients of this tier may be placed here.")
-    advisors: list[EmailStr] = Field(default_factory=list)
+    advisors: list[EmailAddress] = Field(default_factory=list)
 
     @field_validator("advisors", mode="after")
     @classmethod
@@ -39,7 +40,7 @@ class Territory(_Strict):
 
 
 class Advisor(_Strict):
-    email: EmailStr
+    email: EmailAddress
     name: str
     capacity: dict[str, int] = Field(
         default_factory=dict, description="Max clients per tier id; a missing tier means 0."
@@ -80,7 +81,7 @@ class ClientRef(_Strict):
 
 class WhitelistEntry(ClientRef):
     territory: str
-    advisor: EmailStr | None = Field(None, description="Optional: pin the advisor too.")
+    advisor: EmailAddress | None = Field(None, description="Optional: pin the advisor too.")
     reason: str = Field(..., min_length=1)
     owner: str = Field(..., min_length=1)
     expires: date | None = Field(None, description="Last day the entry applies (inclusive).")
